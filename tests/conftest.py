@@ -1,0 +1,61 @@
+"""Shared fixtures: the ../shared reference data (skipped cleanly when absent) and tiny models."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("HARNESS_SHARED", REPO.parent / "shared"))
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    """../shared/data beside the checkout; tests using it skip when it is absent."""
+    data = SHARED / "data"
+    if not data.is_dir():
+        pytest.skip(f"reference data not found at {data}")
+    return data
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The offline tiny chat model (seed 0), built once per session."""
+    from harness.tiny import make_tiny
+
+    return make_tiny(tmp_path_factory.mktemp("tiny0"), seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_b(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A second tiny model (seed 1): a different judge / reference model."""
+    from harness.tiny import make_tiny
+
+    return make_tiny(tmp_path_factory.mktemp("tiny1"), seed=1)
+
+
+@pytest.fixture(scope="session")
+def vllm_server_b(tiny_model_b: Path, tmp_path_factory: pytest.TempPathFactory):
+    """A real `vllm serve` of the second tiny model on 127.0.0.1 (one per session), stopped by PID."""
+    pytest.importorskip("vllm")
+    from tests.servers import VLLMServer
+
+    server = VLLMServer(tiny_model_b, "tiny-b", tmp_path_factory.mktemp("vllm_serve") / "server.log")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def vllm_engine(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The in-process vLLM engine on the tiny model, shared by the whole session (startup is ~1 min on CPU)."""
+    pytest.importorskip("vllm")
+    from harness.backends import load_model
+    from harness.store import Store
+
+    store = Store(tmp_path_factory.mktemp("vllm_engine") / "hash.sqlite")
+    model = load_model(f"vllm:{tiny_model}", store=store)
+    yield model
+    model.close()
+    store.close()

@@ -1,0 +1,48 @@
+from pathlib import Path
+
+from harness.backends import load_model
+from harness.runner import Run, generate
+from harness.store import Store
+from harness.types import Request
+
+
+def test_hf_seeded_samples_differ_and_repeat(tiny_model: Path, tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.sqlite")
+    model = load_model(f"hf:{tiny_model}", store=store)
+    req = Request.user("Tell me about lists.", n=4, seed=7, max_tokens=12, temperature=1.0)
+    first = model.generate([req])[0]
+    texts = [c.text for c in first]
+    assert len(set(texts)) == 4, texts
+    assert [c.text for c in model.generate([req])[0]] == texts
+    # a sample does not depend on its batch: alone, or beside other requests, or with a smaller n
+    other = Request.user("Something else entirely", n=3, seed=1, max_tokens=12, temperature=1.0)
+    assert [c.text for c in model.generate([other, req])[1]] == texts
+    smaller = Request.user("Tell me about lists.", n=2, seed=7, max_tokens=12, temperature=1.0)
+    assert [c.text for c in model.generate([smaller])[0]] == texts[:2]
+    assert all(c.completion_tokens > 0 and c.prompt_tokens > 0 for c in first)
+
+
+def test_hf_logprobs_greedy_and_stop(tiny_model: Path, tmp_path: Path) -> None:
+    model = load_model(f"hf:{tiny_model}", store=Store(tmp_path / "s.sqlite"))
+    greedy = Request.user("Hello", temperature=0.0, max_tokens=6, logprobs=3)
+    c = model.generate([greedy])[0][0]
+    assert c.logprobs is not None and len(c.logprobs) == c.completion_tokens
+    # greedy: each generated token is the most likely one of its step
+    assert all(len(step) >= 3 for step in c.logprobs)
+    raw = Request(prompt="def f(x):", params=greedy.params)
+    assert model.generate([raw])[0][0].prompt_tokens > 0
+
+
+def test_runner_reuses_and_counts(tiny_model: Path, tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.sqlite")
+    model = load_model(f"hf:{tiny_model}", store=store)
+    reqs = [Request.user(f"prompt {i}", n=2, seed=i, max_tokens=5) for i in range(5)]
+    run1 = Run.start(store, "t", {})
+    out1 = generate(model, reqs, run1, chunk_size=2)
+    assert (run1.stats.calls_made, run1.stats.calls_reused) == (5, 0)
+    run2 = Run.start(store, "t", {})
+    out2 = generate(model, reqs, run2)
+    assert (run2.stats.calls_made, run2.stats.calls_reused) == (0, 5)
+    assert [[c.text for c in o] for o in out1] == [[c.text for c in o] for o in out2]
+    assert store.count_generations() == 10
+    assert store.get_run(run2.run_id)["counters"]["calls_reused"] == 5
