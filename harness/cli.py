@@ -6,23 +6,14 @@ Every user error is printed as one line on stderr and exits with code 2; no trac
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import click
 
+from harness.cli_common import positive, store_option
 from harness.types import HarnessError
 
 EXIT_USAGE = 2
-
-store_option = click.option(
-    "--store",
-    "store_path",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="SQLite results store (default: $HARNESS_STORE or ./.harness/store.sqlite).",
-)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -44,15 +35,6 @@ def make_tiny_cmd(out_dir: str, seed: int) -> None:
     click.echo(f"tiny model written to {path}")
 
 
-def _positive(name: str) -> Callable[[Any, Any, Any], Any]:
-    def check(_ctx: Any, _param: Any, value: Any) -> Any:
-        if value is not None and value <= 0:
-            raise HarnessError(f"{name} must be a positive integer, got {value}")
-        return value
-
-    return check
-
-
 @cli.command()
 @click.option("--model", "model_spec", required=True, help="Model spec, e.g. hf:PATH, vllm:PATH, openai:NAME@URL.")
 @click.option(
@@ -63,14 +45,14 @@ def _positive(name: str) -> Callable[[Any, Any, Any], Any]:
     help="JSONL of {id?, prompt | messages}.",
 )
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="Output JSONL.")
-@click.option("-n", "n", type=int, default=1, show_default=True, callback=_positive("-n"), help="Samples per prompt.")
+@click.option("-n", "n", type=int, default=1, show_default=True, callback=positive("-n"), help="Samples per prompt.")
 @click.option("--temperature", type=float, default=0.7, show_default=True)
 @click.option("--top-p", type=float, default=0.9, show_default=True)
-@click.option("--max-tokens", type=int, default=256, show_default=True, callback=_positive("--max-tokens"))
+@click.option("--max-tokens", type=int, default=256, show_default=True, callback=positive("--max-tokens"))
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--logprobs", type=int, default=None, help="Top-k logprobs per token.")
 @click.option(
-    "--chunk-size", type=int, default=64, show_default=True, callback=_positive("--chunk-size"),
+    "--chunk-size", type=int, default=64, show_default=True, callback=positive("--chunk-size"),
     help="Requests per model call batch; each batch is committed to the store as it returns.",
 )  # fmt: skip
 @store_option
@@ -105,6 +87,18 @@ def generate(
         store_path=store_path,
         chunk_size=chunk_size,
     )
+
+
+def _register_commands() -> None:
+    # the later layers' commands live in their own modules (CLI is the top of the import graph)
+    from harness import cli_eval, cli_train
+
+    for mod in (cli_eval, cli_train):
+        for command in mod.COMMANDS:
+            cli.add_command(command)
+
+
+_register_commands()
 
 
 def main(argv: list[str] | None = None) -> None:

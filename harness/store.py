@@ -59,6 +59,15 @@ CREATE TABLE IF NOT EXISTS results (
     n INTEGER,
     PRIMARY KEY (run_id, iteration, model, benchmark, metric)
 );
+CREATE TABLE IF NOT EXISTS samples (
+    run_id TEXT NOT NULL,
+    iteration INTEGER,
+    model TEXT NOT NULL,
+    benchmark TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    sample TEXT NOT NULL,
+    PRIMARY KEY (run_id, iteration, model, benchmark, idx)
+);
 CREATE TABLE IF NOT EXISTS kv (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -222,6 +231,29 @@ class Store:
             args = list(run_ids)
         cols = ["run_id", "iteration", "model", "benchmark", "metric", "value", "ci_low", "ci_high", "n"]
         return [dict(zip(cols, r, strict=True)) for r in self.conn.execute(sql + " ORDER BY rowid", args)]
+
+    def put_samples(
+        self, run_id: str, iteration: int | None, model: str, benchmark: str, samples: list[dict[str, Any]]
+    ) -> None:
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO samples VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (run_id, iteration, model, benchmark, i, json.dumps(s, ensure_ascii=False, default=str))
+                    for i, s in enumerate(samples)
+                ],
+            )
+
+    def get_samples(self, run_ids: list[str] | None = None, per_key: int = 3) -> list[dict[str, Any]]:
+        sql = "SELECT run_id, iteration, model, benchmark, idx, sample FROM samples WHERE idx < ?"
+        args: list[Any] = [per_key]
+        if run_ids:
+            sql += f" AND run_id IN ({','.join('?' * len(run_ids))})"
+            args += list(run_ids)
+        cols = ["run_id", "iteration", "model", "benchmark", "idx"]
+        return [
+            {**dict(zip(cols, r[:5], strict=True)), "sample": json.loads(r[5])} for r in self.conn.execute(sql, args)
+        ]
 
     # small key-value cache (e.g. weight hashes) ---------------------------
     def kv_get(self, key: str) -> str | None:

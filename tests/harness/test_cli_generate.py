@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-HARNESS = [sys.executable, "-m", "harness.cli"]
+HARNESS = [sys.executable, "-m", "harness"]
 
 
 def _prompts(path: Path, n: int) -> Path:

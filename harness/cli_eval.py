@@ -1,0 +1,90 @@
+"""`harness eval`, `harness score` and `harness compare`."""
+
+from __future__ import annotations
+
+import click
+
+from harness.cli_common import kv_pairs, store_option
+from harness.types import HarnessError
+
+
+@click.command("eval")
+@click.option("--model", "model_spec", required=True, help="Model under test (spec).")
+@click.option("--benchmarks", required=True, help="Comma-separated: judge, alpaca_eval, arena_hard, mt_bench.")
+@click.option("--judge", "judge_spec", default=None, help="Judge spec (default: the model itself for 'judge').")
+@click.option("--judge-n", type=int, default=None, help="Judgments per response for the pointwise judge.")
+@click.option("--reference-judge", "reference_judge_spec", default=None, help="Reference judge for agreement.")
+@click.option(
+    "--data", "data", default=None, help="Data file for the judge benchmark (OASST trees/messages or ranked JSONL)."
+)
+@click.option("--data-for", "data_for", multiple=True, help="KEY=PATH data overrides per benchmark (repeatable).")
+@click.option("--option", "options", multiple=True, help="KEY=VALUE benchmark options (repeatable).")
+@click.option("--limit", type=int, default=None, help="Evaluate only the first N items of each benchmark.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", "out_dir", default=None, help="Output directory (default: runs/RUN_ID).")
+@click.option("--iteration", type=int, default=None, help="Record results against this iteration.")
+@store_option
+def eval_cmd(
+    model_spec: str,
+    benchmarks: str,
+    judge_spec: str | None,
+    judge_n: int | None,
+    reference_judge_spec: str | None,
+    data: str | None,
+    data_for: tuple[str, ...],
+    options: tuple[str, ...],
+    limit: int | None,
+    seed: int,
+    out_dir: str | None,
+    iteration: int | None,
+    store_path: str | None,
+) -> None:
+    """Evaluate a model on benchmarks: prints a table, writes results.json and samples.jsonl."""
+    from harness.eval_cmd import run_eval
+
+    data_map = kv_pairs(data_for, "--data-for")
+    if data:
+        data_map["judge"] = data
+    opts: dict[str, object] = dict(kv_pairs(options, "--option"))
+    if judge_n is not None:
+        if judge_n <= 0:
+            raise HarnessError(f"--judge-n must be a positive integer, got {judge_n}")
+        opts["judge_n"] = judge_n
+    run_eval(
+        model_spec=model_spec,
+        benchmarks=[b.strip() for b in benchmarks.split(",") if b.strip()],
+        judge_spec=judge_spec,
+        reference_judge_spec=reference_judge_spec,
+        data=data_map,
+        options=opts,
+        limit=limit,
+        seed=seed,
+        out_dir=out_dir,
+        store_path=store_path,
+        iteration=iteration,
+    )
+
+
+@click.command()
+@click.option("--runs", default=None, help="Comma-separated run ids (default: all runs in the store).")
+@click.option(
+    "--format", "formats", default="md,csv,json,html", show_default=True, help="Comma-separated: md, csv, json, html."
+)
+@click.option("--out", "out_dir", default="results", show_default=True, help="Output directory.")
+@store_option
+def leaderboard(runs: str | None, formats: str, out_dir: str, store_path: str | None) -> None:
+    """Publish stored results as leaderboard tables (markdown, CSV, JSON, HTML) into OUT."""
+    from rich.console import Console
+    from rich.markdown import Markdown
+
+    from harness.io import check_writable
+    from harness.leaderboard import publish
+
+    check_writable(f"{out_dir}/leaderboard.md")
+    run_ids = [r.strip() for r in runs.split(",") if r.strip()] if runs else None
+    result = publish(store_path, out_dir, runs=run_ids, formats=[f.strip() for f in formats.split(",") if f.strip()])
+    Console().print(Markdown(result["markdown"]))
+    click.echo(f"leaderboard: {len(result['tables'])} table(s) written to {out_dir}")
+
+
+COMMANDS = [eval_cmd, leaderboard]

@@ -1,0 +1,68 @@
+"""`harness iterate` and `harness gate`."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from harness.cli_common import store_option
+from harness.types import HarnessError
+
+
+@click.command()
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False), help="Run config (YAML).")
+@click.option("--out-dir", default=None, help="Override the config's out_dir.")
+@store_option
+def iterate(config_path: str, out_dir: str | None, store_path: str | None) -> None:
+    """Run the Self-/Meta-Rewarding loop: SFT, then iterations, each evaluated and gated."""
+    from harness.io import check_writable
+    from training.config import load_config
+    from training.loop import Loop
+    from training.report import iteration_table
+
+    cfg = load_config(config_path, {"out_dir": out_dir} if out_dir else None)
+    check_writable(f"{cfg.out_dir}/summary.json")
+    loop = Loop(cfg, store_path=store_path, log=click.echo)
+    summary = loop.iterate()
+    iteration_table(summary)
+    click.echo(f"best iteration: M{summary['best_iteration']} ({summary['best_model']}); run {summary['run_id']}")
+
+
+@click.command()
+@click.option("--run", "run_id", required=True, help="Run id of a `harness iterate` or `harness eval` run.")
+@click.option("--iteration", type=int, required=True, help="Iteration to decide on (M<iteration>).")
+@click.option("--rule", "rules", multiple=True, required=True, help='Gate rule, e.g. "judge.pairwise_accuracy >= 0.6".')
+@store_option
+def gate(run_id: str, iteration: int, rules: tuple[str, ...], store_path: str | None) -> None:
+    """Decide continue (exit 0) or stop (exit 1) for an iteration from stored results."""
+    from training.gates import evaluate_gates, parse_rules
+
+    from harness.store import Store
+
+    parsed = parse_rules(list(rules))
+    store = Store(store_path)
+    store.get_run(run_id)
+    rows = store.get_results([run_id])
+    store.close()
+    iterations = sorted({r["iteration"] for r in rows if r["iteration"] is not None})
+    if iteration not in iterations:
+        raise HarnessError(f"--iteration {iteration}: run {run_id} has results for iterations {iterations}")
+    history = []
+    for it in [i for i in iterations if i <= iteration]:
+        history.append(
+            {
+                f"{r['benchmark']}.{r['metric']}": r["value"]
+                for r in rows
+                if r["iteration"] == it and r["value"] is not None
+            }
+        )
+    decision = evaluate_gates(parsed, history, len(history) - 1)
+    click.echo(
+        json.dumps({"run": run_id, "iteration": iteration, "passed": decision.passed, "reasons": decision.reasons})
+    )
+    sys.exit(0 if decision.passed else 1)
+
+
+COMMANDS = [iterate, gate]

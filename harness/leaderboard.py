@@ -1,0 +1,139 @@
+"""`harness leaderboard`: publish stored results as markdown, CSV, JSON and a static HTML page.
+
+Tables are per benchmark family — actor (AlpacaEval 2, Arena-Hard, MT-Bench, head-to-head, task
+world) and judge (judge-quality metrics, meta-judge biases) — with one row per (run, iteration,
+model), in the shape of the papers' tables (Self-Rewarding Tables 1 and 4; Meta-Rewarding Tables
+1-3, 5-7). Every row carries its run id, so every number links back to the run that made it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from harness.io import atomic_write_json, atomic_write_text
+from harness.store import Store
+from harness.types import HarnessError
+
+FAMILIES: dict[str, list[str]] = {
+    "actor": ["alpaca_eval", "arena_hard", "mt_bench", "head_to_head", "taskworld"],
+    "judge": ["judge", "meta_judge"],
+}
+# preferred column order; other metrics of a family follow alphabetically
+PREFERRED = [
+    "alpaca_eval.win_rate", "alpaca_eval.lc_win_rate", "alpaca_eval.avg_length",
+    "arena_hard.score", "arena_hard.avg_tokens",
+    "mt_bench.turn1", "mt_bench.turn2", "mt_bench.overall",
+    "head_to_head.wins", "head_to_head.ties", "head_to_head.losses",
+    "judge.pairwise_accuracy", "judge.five_best", "judge.exact_match", "judge.spearman", "judge.kendall",
+    "judge.agreement", "judge.agreement_without_ties", "judge.parse_rate",
+]  # fmt: skip
+
+
+def _family(benchmark: str) -> str:
+    for fam, members in FAMILIES.items():
+        if benchmark in members:
+            return fam
+    return "other"
+
+
+def build_tables(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Group result rows into per-family tables: {family: {"columns": [...], "rows": [...]}}.
+
+    A table row is {"run_id", "iteration", "model", "<bench>.<metric>": {"value", "ci_low", "ci_high", "n"}}.
+    """
+    grouped: dict[str, dict[tuple[str, Any, str], dict[str, Any]]] = defaultdict(dict)
+    columns: dict[str, set[str]] = defaultdict(set)
+    for r in rows:
+        fam = _family(r["benchmark"])
+        key = (r["run_id"], r["iteration"], r["model"])
+        row = grouped[fam].setdefault(key, {"run_id": r["run_id"], "iteration": r["iteration"], "model": r["model"]})
+        col = f"{r['benchmark']}.{r['metric']}"
+        row[col] = {k: r[k] for k in ("value", "ci_low", "ci_high", "n")}
+        columns[fam].add(col)
+    tables = {}
+    for fam, by_key in grouped.items():
+        cols = [c for c in PREFERRED if c in columns[fam]] + sorted(columns[fam] - set(PREFERRED))
+        ordered = sorted(
+            by_key.values(), key=lambda r: (r["run_id"], r["iteration"] if r["iteration"] is not None else -1)
+        )
+        tables[fam] = {"columns": cols, "rows": ordered}
+    return tables
+
+
+def fmt(cell: dict[str, Any] | None, with_ci: bool = True) -> str:
+    if not cell or cell.get("value") is None:
+        return "-"
+    text = f"{cell['value']:.4g}"
+    if with_ci and cell.get("ci_low") is not None:
+        text += f" [{cell['ci_low']:.3g}, {cell['ci_high']:.3g}]"
+    return text
+
+
+def _label(row: dict[str, Any]) -> str:
+    return row["model"] if row["iteration"] is None else f"M{row['iteration']} ({row['model']})"
+
+
+def to_markdown(family: str, table: dict[str, Any]) -> str:
+    cols = table["columns"]
+    lines = [f"### {family}", "", "| model | " + " | ".join(cols) + " | run |", "|---|" + "---|" * (len(cols) + 1)]
+    for row in table["rows"]:
+        cells = [fmt(row.get(c)).replace("|", "\\|") for c in cols]
+        label = _label(row).replace("|", "\\|")
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | [{row['run_id']}](#run-{row['run_id']}) |")
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(table: dict[str, Any]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    header = ["run_id", "iteration", "model"]
+    for c in table["columns"]:
+        header += [c, f"{c}.ci_low", f"{c}.ci_high", f"{c}.n"]
+    writer.writerow(header)
+    for row in table["rows"]:
+        out = [row["run_id"], row["iteration"], row["model"]]
+        for c in table["columns"]:
+            cell = row.get(c) or {}
+            out += [cell.get("value"), cell.get("ci_low"), cell.get("ci_high"), cell.get("n")]
+        writer.writerow(out)
+    return buf.getvalue()
+
+
+def publish(
+    store_path: str | None, out_dir: str | Path, *, runs: list[str] | None = None, formats: list[str] | None = None
+) -> dict[str, Any]:
+    """Write the tables of the selected runs (all by default) into ``out_dir``; returns the tables."""
+    formats = formats or ["md", "csv", "json", "html"]
+    unknown = set(formats) - {"md", "csv", "json", "html"}
+    if unknown:
+        raise HarnessError(f"--format: unknown format(s) {', '.join(sorted(unknown))} (md, csv, json, html)")
+    store = Store(store_path)
+    try:
+        for run_id in runs or []:
+            store.get_run(run_id)  # unknown run -> one-line error
+        rows = store.get_results(runs)
+        if not rows:
+            raise HarnessError(f"store {store.path}: no results{' for the selected runs' if runs else ''}")
+        run_docs = [store.get_run(r) for r in sorted({row["run_id"] for row in rows})]
+        samples = store.get_samples(runs)
+    finally:
+        store.close()
+    tables = build_tables(rows)
+    out = Path(out_dir)
+    markdown = "\n".join(to_markdown(fam, t) for fam, t in tables.items())
+    if "md" in formats:
+        atomic_write_text(out / "leaderboard.md", "# Leaderboard\n\n" + markdown)
+    for fam, table in tables.items():
+        if "csv" in formats:
+            atomic_write_text(out / f"{fam}.csv", to_csv(table))
+        if "json" in formats:
+            atomic_write_json(out / f"{fam}.json", table)
+    if "html" in formats:
+        from harness.leaderboard_html import render_html
+
+        atomic_write_text(out / "leaderboard.html", render_html(tables, run_docs, samples, rows))
+    return {"tables": tables, "markdown": markdown}

@@ -1,0 +1,120 @@
+"""`harness leaderboard`: tables from the store, and the HTML page in a real headless Chromium."""
+
+import base64
+import csv
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.leaderboard import publish
+from harness.store import Store
+
+XSS = "<script>window.__pwned = 1</script><img src=x onerror='window.__pwned=2'>"
+
+
+def _store_with_iterations(path: Path) -> tuple[str, list[dict]]:
+    store = Store(path)
+    run_id = store.start_run("iterate", {"mode": "meta_rewarding"})
+    rows = []
+    for it in (1, 2, 3):
+        model = f"runs/demo/m{it}"
+        judge = [
+            {"metric": "pairwise_accuracy", "value": 0.5 + 0.1 * it, "ci_low": 0.4, "ci_high": 0.9, "n": 40},
+            {"metric": "parse_rate", "value": 0.7 + 0.1 * it, "n": 120},
+        ] + [{"metric": f"score_frac_{k}", "value": [0.1, 0.1, 0.2, 0.2, 0.2, 0.2][k]} for k in range(6)]
+        actor = [{"metric": "accuracy", "value": 0.1 * it, "ci_low": 0.0, "ci_high": 0.5, "n": 40}]
+        store.put_results(run_id, it, model, "judge", judge)
+        store.put_results(run_id, it, model, "taskworld", actor)
+        sample = {"prompt": "p", "output": XSS if it == 2 else f"answer {it}"}
+        store.put_samples(run_id, it, model, "taskworld", [sample])
+        rows += [(it, "judge", r) for r in judge] + [(it, "taskworld", r) for r in actor]
+    store.update_run(run_id, {}, status="finished")
+    store.close()
+    return run_id, rows
+
+
+def test_tables_carry_the_stored_numbers(tmp_path: Path) -> None:
+    run_id, rows = _store_with_iterations(tmp_path / "s.sqlite")
+    result = publish(str(tmp_path / "s.sqlite"), tmp_path / "out", formats=["md", "csv", "json"])
+    judge = json.loads((tmp_path / "out" / "judge.json").read_text())
+    assert [r["iteration"] for r in judge["rows"]] == [1, 2, 3]
+    for it, bench, r in rows:
+        table = judge if bench == "judge" else json.loads((tmp_path / "out" / "actor.json").read_text())
+        row = next(x for x in table["rows"] if x["iteration"] == it)
+        assert row[f"{bench}.{r['metric']}"]["value"] == r["value"]
+        assert row["run_id"] == run_id
+    with (tmp_path / "out" / "actor.csv").open() as f:
+        csv_rows = list(csv.DictReader(f))
+    assert [float(r["taskworld.accuracy"]) for r in csv_rows] == [0.1, 0.2, 0.1 * 3]
+    md = (tmp_path / "out" / "leaderboard.md").read_text()
+    assert f"(#run-{run_id})" in md and "judge.pairwise_accuracy" in md
+    assert result["markdown"] in md
+
+
+def test_cli_leaderboard_errors(tmp_path: Path) -> None:
+    Store(tmp_path / "empty.sqlite").close()
+    res = subprocess.run(
+        [sys.executable, "-m", "harness", "leaderboard", "--store", str(tmp_path / "empty.sqlite"), "--out", str(tmp_path / "o")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert res.returncode == 2 and res.stderr.startswith("error: store ") and "no results" in res.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_html_in_headless_chromium(tmp_path: Path) -> None:
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and driver):
+        pytest.skip("Debian chromium / chromium-driver not installed (make test-deps)")
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+
+    _store_with_iterations(tmp_path / "s.sqlite")
+    publish(str(tmp_path / "s.sqlite"), tmp_path / "out", formats=["html"])
+    page = tmp_path / "out" / "leaderboard.html"
+    html = page.read_text()
+    assert "<script>window.__pwned" not in html and "&lt;script&gt;window.__pwned" in html
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chromium
+    for flag in (
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
+    ):  # fmt: skip
+        opts.add_argument(flag)
+    browser = webdriver.Chrome(service=Service(executable_path=driver), options=opts)
+    try:
+        browser.set_window_size(1400, 1000)
+        browser.get(page.as_uri())
+        assert browser.save_screenshot(str(tmp_path / "shot.png"))
+        assert (tmp_path / "shot.png").stat().st_size > 10_000
+        tables = browser.find_elements(By.CSS_SELECTOR, "table.sortable")
+        assert {t.get_attribute("id") for t in tables} >= {"table-judge", "table-actor", "samples"}
+        # the model output is shown as text and its script never ran
+        assert browser.execute_script("return window.__pwned === undefined")
+        assert XSS.split("<img")[0] in browser.find_element(By.ID, "samples").text
+        # sorting: click the accuracy column header twice (ascending, then descending)
+        table = browser.find_element(By.ID, "table-actor")
+        header = next(th for th in table.find_elements(By.TAG_NAME, "th") if th.text == "taskworld.accuracy")
+        col = [th.text for th in table.find_elements(By.TAG_NAME, "th")].index("taskworld.accuracy")
+
+        def column() -> list[float]:
+            rows = table.find_elements(By.CSS_SELECTOR, "tbody tr")
+            return [float(r.find_elements(By.TAG_NAME, "td")[col].get_attribute("data-sort")) for r in rows]
+
+        header.click()
+        assert column() == sorted(column())
+        header.click()
+        assert column() == sorted(column(), reverse=True) and column()[0] > column()[-1]
+        # the iteration curves and the score distribution are embedded, non-empty images
+        images = browser.find_elements(By.CSS_SELECTOR, "img.curve, img.dist")
+        assert len(images) == 3
+        for img in images:
+            src = img.get_attribute("src")
+            assert src.startswith("data:image/png;base64,") and len(base64.b64decode(src.split(",", 1)[1])) > 2000
+            assert browser.execute_script("return arguments[0].naturalWidth", img) > 100
+    finally:
+        browser.quit()
