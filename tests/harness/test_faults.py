@@ -1,0 +1,91 @@
+"""The openai backend under injected faults: same results as a clean run, every fault counted, nothing failed cached."""
+
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from harness.backends import load_model
+from harness.runner import Run, generate
+from harness.store import Store
+from harness.types import HarnessError, Request
+from tests.servers import free_port
+
+HERE = Path(__file__).resolve().parents[1]
+
+
+class FaultServer:
+    def __init__(self, rate: float, seed: int = 0, hang_s: float = 2.0) -> None:
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, str(HERE / "fault_server.py"), "--port", str(self.port), "--rate", str(rate),
+             "--seed", str(seed), "--hang-s", str(hang_s)],
+        )  # fmt: skip
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"{self.url}/models", timeout=1)
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("fault server did not start")
+
+    def stats(self) -> dict:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/stats", timeout=5) as r:
+            return json.loads(r.read())
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def _requests(k: int) -> list[Request]:
+    return [Request.user(f"Judge response {i}", n=1 + i % 3, seed=i, max_tokens=16) for i in range(k)]
+
+
+def _texts(outs: list) -> list[list[str]]:
+    return [[c.text for c in o] for o in outs]
+
+
+def test_faulty_run_equals_clean_run(tmp_path: Path) -> None:
+    clean, faulty = FaultServer(0.0), FaultServer(0.3, seed=7, hang_s=2.0)
+    try:
+        reqs = _requests(220)
+        opts = "?concurrency=8&timeout=0.5&backoff=0.01&max_backoff=0.1&max_retries=30"
+        s1, s2 = Store(tmp_path / "clean.sqlite"), Store(tmp_path / "faulty.sqlite")
+        run1 = Run.start(s1, "t", {})
+        out1 = generate(load_model(f"openai:fake@{clean.url}{opts}", store=s1), reqs, run1)
+        run2 = Run.start(s2, "t", {})
+        out2 = generate(load_model(f"openai:fake@{faulty.url}{opts}", store=s2), reqs, run2, chunk_size=32)
+        assert _texts(out1) == _texts(out2)
+        injected = faulty.stats()["faults"]
+        assert sum(injected.values()) >= 40 and all(v > 0 for v in injected.values()), injected
+        counted = s2.get_run(run2.run_id)["counters"]
+        assert counted["calls_made"] == 220 and counted["calls_failed"] == 0
+        # every injected fault is in the run record (each one was retried)
+        assert sum(counted["faults"].values()) == sum(injected.values())
+        assert counted["calls_retried"] == sum(injected.values())
+        assert counted["faults"]["rate_limit"] == injected["rate_limit"]
+        assert counted["faults"]["timeout"] == injected["hang"]
+        assert s2.count_generations() == sum(r.params.n for r in reqs)
+    finally:
+        clean.stop()
+        faulty.stop()
+
+
+def test_failures_are_not_cached(tmp_path: Path) -> None:
+    always = FaultServer(1.0, seed=1, hang_s=0.5)
+    try:
+        store = Store(tmp_path / "s.sqlite")
+        model = load_model(f"openai:fake@{always.url}?timeout=0.2&backoff=0.01&max_retries=2", store=store)
+        run = Run.start(store, "t", {})
+        with pytest.raises(HarnessError, match=r"5 model call\(s\) failed"):
+            generate(model, _requests(5), run)
+        assert store.count_generations() == 0
+        assert store.get_run(run.run_id)["counters"]["calls_failed"] == 5
+    finally:
+        always.stop()
