@@ -88,3 +88,86 @@ def leaderboard(runs: str | None, formats: str, out_dir: str, store_path: str | 
 
 
 COMMANDS = [eval_cmd, leaderboard]
+
+
+@click.command()
+@click.option("--model", "models", multiple=True, required=True, help="Give exactly two: --model A --model B.")
+@click.option("--judge", "judge_spec", required=True, help="Pairwise judge spec (AlpacaEval prompt, both orders).")
+@click.option("--prompts", "prompts_path", default=None, help="JSONL of {prompt} (default: built-in task world).")
+@click.option("--limit", type=int, default=None)
+@click.option("--max-tokens", type=int, default=256, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", "out_dir", default=None, help="Output directory (default: runs/RUN_ID).")
+@store_option
+def compare(
+    models: tuple[str, ...],
+    judge_spec: str,
+    prompts_path: str | None,
+    limit: int | None,
+    max_tokens: int,
+    seed: int,
+    out_dir: str | None,
+    store_path: str | None,
+) -> None:
+    """Head-to-head: wins / ties / losses of model A against model B, judged in both orders."""
+    from pathlib import Path
+
+    from benchmarks import taskworld
+    from benchmarks.head_to_head import head_to_head
+    from harness.backends import load_model
+    from harness.commands import parse_prompt_rows
+    from harness.eval_cmd import results_table
+    from harness.io import atomic_write_json, atomic_write_jsonl, read_jsonl
+    from harness.runner import Run
+    from harness.spec import parse_spec
+    from harness.store import Store
+
+    if len(models) != 2:
+        raise HarnessError(f"--model: give exactly two models, got {len(models)}")
+    for spec in (*models, judge_spec):
+        parse_spec(spec)
+    if prompts_path:
+        prompts = [msgs[-1].content for _, msgs in parse_prompt_rows(prompts_path, read_jsonl(prompts_path))]
+    else:
+        prompts = [t.prompt for t in taskworld.tasks(100, seed=30_000 + seed)]
+    prompts = prompts[:limit] if limit else prompts
+    store = Store(store_path)
+    run = Run.start(
+        store, "compare", {"models": list(models), "judge": judge_spec, "prompts": prompts_path, "seed": seed}
+    )
+    loaded = {s: load_model(s, store=store) for s in dict.fromkeys((*models, judge_spec))}
+    status = "failed"
+    try:
+        metrics, samples = head_to_head(
+            loaded[models[0]], loaded[models[1]], loaded[judge_spec], run, prompts, max_tokens=max_tokens, seed=seed
+        )
+        store.put_results(
+            run.run_id, None, f"{models[0]} vs {models[1]}", "head_to_head", [m.to_row() for m in metrics]
+        )
+        store.put_samples(run.run_id, None, f"{models[0]} vs {models[1]}", "head_to_head", samples)
+        status = "finished"
+    finally:
+        for m in loaded.values():
+            m.close()
+        run.finish(status)
+    out = Path(out_dir or Path("runs") / run.run_id)
+    atomic_write_json(
+        out / "results.json",
+        {
+            "run_id": run.run_id,
+            "models": list(models),
+            "judge": judge_spec,
+            "metrics": [m.to_row() for m in metrics],
+            "calls": run.stats.to_dict(),
+        },
+    )
+    atomic_write_jsonl(out / "samples.jsonl", samples)
+    from benchmarks.registry import BenchmarkResult
+    from harness.commands import console, summary_line
+
+    console.print(results_table([BenchmarkResult("head_to_head", metrics)]))
+    click.echo(summary_line("compare", run, f"wrote {out}/results.json"))
+    store.close()
+
+
+COMMANDS.append(compare)

@@ -8,6 +8,7 @@ Failed calls are counted, never stored, and reported at the end.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,6 +68,40 @@ class Run:
         self.store.update_run(self.run_id, self.stats.to_dict(), status=status)
 
 
+def _call_chunk(
+    model: Model,
+    requests: list[Request],
+    keys: list[list[str]],
+    idx: list[int],
+    results: list[list[Completion] | None],
+    run: Run,
+    failures: list[str],
+) -> None:
+    """Send one chunk to the model and commit its successful completions in one transaction."""
+    try:
+        outs: list[list[Completion] | CallError] = list(model.generate([requests[i] for i in idx]))
+    except CallError as exc:
+        outs = [exc] * len(idx)
+    rows = []
+    for i, out in zip(idx, outs, strict=True):
+        if isinstance(out, CallError):
+            run.stats.calls_failed += 1
+            failures.append(str(out))
+            continue
+        if len(out) != requests[i].params.n:
+            raise HarnessError(f"backend returned {len(out)} samples for a request with n={requests[i].params.n}")
+        results[i] = out
+        run.stats.calls_made += 1
+        for j, comp in enumerate(out):
+            run.stats.prompt_tokens += comp.prompt_tokens if j == 0 else 0
+            run.stats.completion_tokens += comp.completion_tokens
+            rows.append((keys[i][j], model.identity, j, requests[i].content_key(), comp))
+    if rows:
+        run.store.put_many(rows, run.run_id)
+    run.stats.absorb_backend(model)
+    run.checkpoint()
+
+
 def generate(
     model: Model,
     requests: list[Request],
@@ -93,32 +128,31 @@ def generate(
     if on_progress and len(requests) - len(todo):
         on_progress(len(requests) - len(todo))
     failures: list[str] = []
-    for start in range(0, len(todo), chunk_size):
-        idx = todo[start : start + chunk_size]
-        try:
-            outs: list[list[Completion] | CallError] = list(model.generate([requests[i] for i in idx]))
-        except CallError as exc:
-            outs = [exc] * len(idx)
-        rows = []
-        for i, out in zip(idx, outs, strict=True):
-            if isinstance(out, CallError):
-                run.stats.calls_failed += 1
-                failures.append(str(out))
-                continue
-            if len(out) != requests[i].params.n:
-                raise HarnessError(f"backend returned {len(out)} samples for a request with n={requests[i].params.n}")
-            results[i] = out
-            run.stats.calls_made += 1
-            for j, comp in enumerate(out):
-                run.stats.prompt_tokens += comp.prompt_tokens if j == 0 else 0
-                run.stats.completion_tokens += comp.completion_tokens
-                rows.append((keys[i][j], model.identity, j, requests[i].content_key(), comp))
-        if rows:
-            store.put_many(rows, run.run_id)
-        run.stats.absorb_backend(model)
-        run.checkpoint()
-        if on_progress:
-            on_progress(len(idx))
+    waiting = todo
+    while waiting:
+        claimed, _held = store.claim([keys[i][0] for i in waiting])
+        mine = set(claimed)
+        own = [i for i in waiting if keys[i][0] in mine]
+        for start in range(0, len(own), chunk_size):
+            idx = own[start : start + chunk_size]
+            try:
+                _call_chunk(model, requests, keys, idx, results, run, failures)
+            finally:
+                store.release([keys[i][0] for i in idx])
+            if on_progress:
+                on_progress(len(idx))
+        # requests another live process is making: wait for its rows (or take over if it dies)
+        waiting = [i for i in waiting if keys[i][0] not in mine]
+        if waiting:
+            time.sleep(0.2)
+            found = store.get_many([k for i in waiting for k in keys[i]])
+            done = [i for i in waiting if all(k in found for k in keys[i])]
+            for i in done:
+                results[i] = [found[k] for k in keys[i]]
+                run.stats.calls_reused += 1
+            if on_progress and done:
+                on_progress(len(done))
+            waiting = [i for i in waiting if results[i] is None]
     run.checkpoint()
     if failures:
         raise HarnessError(

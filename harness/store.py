@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import socket
 import sqlite3
 import subprocess
 import time
@@ -68,6 +69,12 @@ CREATE TABLE IF NOT EXISTS samples (
     sample TEXT NOT NULL,
     PRIMARY KEY (run_id, iteration, model, benchmark, idx)
 );
+CREATE TABLE IF NOT EXISTS claims (
+    key TEXT PRIMARY KEY,
+    pid INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS kv (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -94,6 +101,16 @@ def git_hash() -> str | None:
         return res.stdout.strip() or None if res.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
         return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def sample_key(model_identity: str, request_key: dict[str, Any], index: int) -> str:
@@ -158,6 +175,28 @@ class Store:
 
     def count_generations(self) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM generations").fetchone()[0])
+
+    # claims: two processes on one store do not make the same call twice ---------
+    def claim(self, keys: list[str]) -> tuple[list[str], list[str]]:
+        """Claim request keys for this process; returns (claimed, held by another live process).
+
+        A claim whose owner process is gone (SIGKILL) is taken over.
+        """
+        me, host = os.getpid(), socket.gethostname()
+        claimed, held = [], []
+        with self.transaction() as conn:
+            for key in keys:
+                row = conn.execute("SELECT pid, host FROM claims WHERE key=?", (key,)).fetchone()
+                if row is not None and row[0] != me and row[1] == host and _alive(row[0]):
+                    held.append(key)
+                    continue
+                conn.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?)", (key, me, host, time.time()))
+                claimed.append(key)
+        return claimed, held
+
+    def release(self, keys: list[str]) -> None:
+        with self.transaction() as conn:
+            conn.executemany("DELETE FROM claims WHERE key=? AND pid=?", [(k, os.getpid()) for k in keys])
 
     # runs ------------------------------------------------------------------
     def start_run(self, command: str, config: dict[str, Any]) -> str:

@@ -1,0 +1,50 @@
+"""Head-to-head: model A vs model B on a prompt set with a pairwise judge (Self-Rewarding Fig. 3).
+
+Both models answer every prompt (greedy unless told otherwise, through the store); the judge sees
+each pair in both orders and a disagreement between the orders is a tie. Reported: wins, ties and
+losses of A as shares of the prompts with a parsed verdict, each with a seeded bootstrap 95% CI over
+prompts, plus the number of unparsed verdicts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.runner import Run, generate
+from harness.stats import metric_with_ci
+from harness.types import MetricValue, Model, Request
+from judges.pairwise import PairwiseJudge
+
+
+def share(verdicts: list[str], target: str) -> float | None:
+    return sum(v == target for v in verdicts) / len(verdicts) if verdicts else None
+
+
+def head_to_head(
+    model_a: Model,
+    model_b: Model,
+    judge: Model,
+    run: Run,
+    prompts: list[str],
+    *,
+    max_tokens: int = 256,
+    seed: int = 0,
+    n_resamples: int = 1000,
+) -> tuple[list[MetricValue], list[dict[str, Any]]]:
+    reqs = [Request.user(p, temperature=0.0, max_tokens=max_tokens) for p in prompts]
+    outs_a = generate(model_a, reqs, run)
+    outs_b = generate(model_b, reqs, run)
+    answers = [(p, a[0].text, b[0].text) for p, a, b in zip(prompts, outs_a, outs_b, strict=True)]
+    verdicts = PairwiseJudge(judge, run, seed=seed).compare(answers)
+    parsed = [v.verdict for v in verdicts if v.verdict is not None]
+    metrics = [
+        metric_with_ci("wins", parsed, lambda vs: share(vs, "A"), n_resamples=n_resamples, seed=seed),
+        metric_with_ci("ties", parsed, lambda vs: share(vs, "tie"), n_resamples=n_resamples, seed=seed),
+        metric_with_ci("losses", parsed, lambda vs: share(vs, "B"), n_resamples=n_resamples, seed=seed),
+        MetricValue("unparsed", float(len(verdicts) - len(parsed)), n=len(verdicts)),
+    ]
+    samples = [
+        {"prompt": p, "output_a": a, "output_b": b, "verdict": v.verdict, "p_ab": v.p_ab, "p_ba": v.p_ba}
+        for (p, a, b), v in zip(answers, verdicts, strict=True)
+    ]
+    return metrics, samples
