@@ -40,7 +40,7 @@ def make_tiny(
     hidden_size: int = 128,
     num_layers: int = 2,
     num_heads: int = 4,
-    max_positions: int = 2048,
+    max_positions: int = 8192,
 ) -> Path:
     """Build the tokenizer and model into ``out_dir`` and return it."""
     import torch

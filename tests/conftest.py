@@ -59,3 +59,22 @@ def vllm_engine(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory):
     yield model
     model.close()
     store.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_judge(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model after a short SFT on task-world judgments: it writes "Score: N" lines (~30 s)."""
+    from benchmarks import taskworld
+    from judges.prompts import load_prompt
+    from training.trainers import TrainSettings, sft
+
+    template = load_prompt("pointwise_additive")
+    rows = []
+    for r in taskworld.ranked_rows(48, seed=1):
+        for resp, rank in zip(r["responses"], r["ranks"], strict=True):
+            text, _ = taskworld.reference_judgment(rank)
+            msgs = template.to_messages_dicts(instruction=r["prompt"], response=resp)
+            rows.append({"messages": [*msgs, {"role": "assistant", "content": text}]})
+    out = tmp_path_factory.mktemp("tiny_judge")
+    sft(tiny_model, rows, out, TrainSettings(epochs=3, learning_rate=3e-3, batch_size=16, max_length=1024))
+    return out

@@ -30,7 +30,7 @@ class VLLMServer:
             sys.executable, "-m", "vllm.entrypoints.openai.api_server",
             "--model", str(model_dir), "--served-model-name", name,
             "--host", "127.0.0.1", "--port", str(self.port),
-            "--dtype", "float32", "--max-model-len", "2048", "--seed", "0",
+            "--dtype", "float32", "--max-model-len", "8192", "--seed", "0",
             "--enable-prefix-caching", "--no-enable-chunked-prefill", "--max-logprobs", "20",
         ]  # fmt: skip
         self.log = log_path.open("w")

@@ -1,0 +1,129 @@
+"""The judge-quality benchmark: `harness eval --benchmarks judge`.
+
+The judge (``--judge``, else the model itself: the self-rewarding setting) scores every response
+of human-ranked prompts with the pointwise prompt (N judgments each, mean of the valid ones);
+the scores are compared with the human ranks (``benchmarks.judge_metrics``). With
+``--reference-judge`` it also measures agreement with that judge on reference-chosen and
+self-chosen pairs (Meta-Rewarding Sec. 3.4).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from benchmarks import judge_metrics, taskworld
+from benchmarks.ranked_data import RankedPrompt, load_ranked
+from benchmarks.registry import BenchmarkResult, EvalContext, benchmark
+from harness.types import MetricValue
+from judges.pairwise import PairwiseJudge
+from judges.pointwise import PointwiseJudge
+
+BUILTIN = "builtin:taskworld"
+
+
+def load_prompts(ctx: EvalContext) -> list[RankedPrompt]:
+    source = ctx.data.get("judge") or BUILTIN
+    if source == BUILTIN:
+        rows = taskworld.ranked_rows(int(ctx.options.get("taskworld_n", 60)), seed=20_000 + ctx.seed)
+        prompts = [RankedPrompt(str(r["id"]), str(r["prompt"]), list(r["responses"]), list(r["ranks"])) for r in rows]
+    else:
+        prompts = load_ranked(source)
+    return prompts[: ctx.limit] if ctx.limit else prompts
+
+
+@benchmark("judge")
+def run_judge_benchmark(ctx: EvalContext) -> BenchmarkResult:
+    prompts = load_prompts(ctx)
+    opts = ctx.options
+    judge = PointwiseJudge(
+        ctx.judge(), ctx.run,
+        prompt=str(opts.get("judge_prompt", "pointwise_additive")),
+        n=int(opts.get("judge_n", 1)),
+        temperature=float(opts.get("judge_temperature", 0.7)),
+        max_tokens=int(opts.get("judge_max_tokens", 256)),
+        seed=ctx.seed,
+    )  # fmt: skip
+    items = [(p.prompt, r) for p in prompts for r in p.responses]
+    with ctx.progress("judge: pointwise judgments", len(items)) as advance:
+        scored = judge.score(items, on_progress=advance)
+    per_prompt: list[list[float | None]] = []
+    k = 0
+    for p in prompts:
+        per_prompt.append([s.mean for s in scored[k : k + len(p.responses)]])
+        k += len(p.responses)
+    judged = judge_metrics.judged_prompts([p.ranks for p in prompts], per_prompt, [p.prompt_id for p in prompts])
+    metrics = judge_metrics.judge_quality_report(judged, seed=ctx.seed, n_resamples=int(opts.get("n_resamples", 1000)))
+    all_scores = [s for res in scored for s in res.scores]
+    n_parsed = sum(s is not None for s in all_scores)
+    # per individual judgment (the report's parse_rate is per response: at least one judgment parsed)
+    rate = n_parsed / len(all_scores) if all_scores else None
+    metrics.append(MetricValue("judgment_parse_rate", rate, n=len(all_scores)))
+    hist = Counter(min(5, max(0, round(s))) for s in all_scores if s is not None)
+    for bucket in range(6):
+        metrics.append(MetricValue(f"score_frac_{bucket}", hist[bucket] / n_parsed if n_parsed else None, n=n_parsed))
+    extra: dict[str, Any] = {"parse_failures": len(all_scores) - n_parsed, "judge": ctx.judge_spec or ctx.model_spec}
+    if ctx.reference_judge_spec:
+        metrics += reference_agreement(ctx, prompts, per_prompt)
+    samples = []
+    k = 0
+    for p in prompts:
+        for resp, rank in zip(p.responses, p.ranks, strict=True):
+            res = scored[k]
+            k += 1
+            samples.append({
+                "prompt_id": p.prompt_id, "human_rank": rank, "response": resp, "score": res.mean,
+                "judgments": res.judgments, "scores": res.scores, "parsed": [s is not None for s in res.scores],
+            })  # fmt: skip
+    return BenchmarkResult("judge", metrics, samples, extra)
+
+
+def _self_verdict(a: float | None, b: float | None) -> str | None:
+    if a is None or b is None:
+        return None
+    return "A" if a > b else "B" if b > a else "tie"
+
+
+def reference_agreement(
+    ctx: EvalContext, prompts: list[RankedPrompt], per_prompt: list[list[float | None]]
+) -> list[MetricValue]:
+    """Agreement with a reference judge (Meta-Rewarding Sec. 3.4) on two pair sets:
+
+    - reference-chosen: the human best and worst response of each prompt, judged by the reference in both
+      orders; pairs where its two orders disagree are dropped; the judge's verdict comes from its scores;
+    - self-chosen: the judge's own highest- and lowest-scored response of each prompt, judged by the reference.
+    Agreement counts a judge tie as 0.5; "without ties" drops the pairs the judge tied (Meta-Rewarding 3.4,
+    ``judge_metrics.agreement``). The reference judges every pair in both orders (``PairwiseJudge``);
+    a pair is kept only when both orders agree.
+    """
+    assert ctx.reference_judge_spec is not None
+    ref = PairwiseJudge(ctx.load(ctx.reference_judge_spec), ctx.run, seed=ctx.seed)
+    ref_items, self_verdicts = [], []
+    for p, scores in zip(prompts, per_prompt, strict=True):
+        best, worst = p.ranks.index(min(p.ranks)), p.ranks.index(max(p.ranks))
+        if best != worst:
+            ref_items.append((p.prompt, p.responses[best], p.responses[worst]))
+            self_verdicts.append(_self_verdict(scores[best], scores[worst]))
+    own_items = []
+    for p, scores in zip(prompts, per_prompt, strict=True):
+        valid = [(s, i) for i, s in enumerate(scores) if s is not None]
+        if len(valid) >= 2 and max(valid)[0] > min(valid)[0]:
+            own_items.append((p.prompt, p.responses[max(valid)[1]], p.responses[min(valid)[1]]))
+    with ctx.progress("judge: reference judge", len(ref_items) + len(own_items)) as advance:
+        ref_verdicts = ref.compare(ref_items)
+        advance(len(ref_items))
+        own_verdicts = ref.compare(own_items)
+        advance(len(own_items))
+    kept = [(v.verdict, s) for v, s in zip(ref_verdicts, self_verdicts, strict=True) if v.verdict in ("A", "B")]
+    ref_chosen = judge_metrics.agreement([s for _, s in kept], [r for r, _ in kept])
+    own = judge_metrics.agreement(["A"] * len(own_verdicts), [v.verdict for v in own_verdicts])
+    # per judged order: "A" when the output shown first won
+    orders = [("A" if first else "B") for v in ref_verdicts + own_verdicts for first in v.first_position_wins]
+    pos = judge_metrics.position_bias(orders).value
+    return [
+        MetricValue("agreement", ref_chosen.agreement, n=ref_chosen.n),
+        MetricValue("agreement_without_ties", ref_chosen.agreement_without_ties, n=ref_chosen.n_without_ties),
+        MetricValue("self_chosen_agreement", own.agreement, n=own.n),
+        MetricValue("self_chosen_agreement_without_ties", own.agreement_without_ties, n=own.n_without_ties),
+        MetricValue("reference_position_bias", pos, n=len(ref_verdicts) + len(own_verdicts)),
+    ]
