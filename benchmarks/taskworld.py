@@ -157,3 +157,21 @@ def reference_judgment(rank: int) -> tuple[str, int]:
     """
     score = _RANK_SCORES.get(rank, 0)
     return f"{_RANK_WORDS.get(rank, _RANK_WORDS[3])}\nScore: {score}", score
+
+
+def reference_meta_judgment(rank: int, other_score: int, seed: int) -> tuple[list[str], str]:
+    """Two judgments of a response of known rank, one with the right score and one with ``other_score``,
+    in a seeded order, and the meta-judgment an ideal meta-judge writes (Meta-Rewarding Fig. 2 format).
+
+    Returns ([judgment A, judgment B], meta-judgment text).
+    """
+    right, score = reference_judgment(rank)
+    wrong = f"{_RANK_WORDS.get(rank, _RANK_WORDS[3]).split('.')[0]}.\nScore: {other_score}"
+    first_is_right = random.Random(seed).random() < 0.5
+    pair = [right, wrong] if first_is_right else [wrong, right]
+    winner = "A" if first_is_right else "B"
+    text = (
+        f"Judgment {winner} gives {score} points, which matches the rubric for this response; "
+        f"the other judgment gives {other_score}.\nWinner: Judgement {winner}"
+    )
+    return pair, text

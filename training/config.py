@@ -1,0 +1,240 @@
+"""The run config of `harness iterate` (YAML), parsed strictly: unknown keys, bad values and missing data
+are one-line errors naming the key, before anything starts.
+
+See ``training/configs/demo.yaml`` for a complete example with comments.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.types import HarnessError
+
+BUILTIN = "builtin:taskworld"
+
+
+@dataclass
+class SFTSection:
+    epochs: float = 3.0
+    learning_rate: float = 5e-4
+    batch_size: int = 16
+    max_length: int = 1024  # tokens; judge prompts are long, a truncated example loses its target
+    use_eft: bool = True
+
+
+@dataclass
+class EFTSection:
+    judge_n: int = 1
+    max_prompts: int = 64
+    include_reference_judgments: bool = False  # task world only: its rule-written judgments
+    seed: int = 0
+
+
+@dataclass
+class PromptsSection:
+    source: str = (
+        "self_instruct"  # self_instruct | mixed (self-instruct, topped up from the task world) | taskworld | file
+    )
+    n: int = 32
+    path: str | None = None
+    generator: str = "current"  # self-instruct model: "current" (M_t) or "fixed" (the base model)
+    temperature: float = 0.6
+    top_p: float = 0.9
+    rouge_threshold: float = 0.7
+    min_words: int = 3
+    max_words: int = 60
+    max_attempts: int = 4
+
+
+@dataclass
+class GenerationSection:
+    k: int = 4
+    temperature: float = 0.8
+    top_p: float = 0.95
+    max_tokens: int = 64
+
+
+@dataclass
+class JudgeSection:
+    prompt: str = "pointwise_additive"
+    n: int = 3
+    temperature: float = 0.8
+    top_p: float = 0.95
+    max_tokens: int = 128
+
+
+@dataclass
+class IterationSection:
+    rho: float = 0.0
+    beta: float = 0.1
+    learning_rate: float = 1e-5
+    epochs: float = 1.0
+    batch_size: int = 8
+    max_length: int = 1024
+    pair_types: list[str] = field(default_factory=lambda: ["actor"])
+    max_chosen_len: int | None = None
+    max_judgment_len: int | None = None
+    meta_judge_max_tokens: int = 64
+
+
+@dataclass
+class EvalSection:
+    benchmarks: list[str] = field(default_factory=lambda: ["judge", "taskworld"])
+    judge_data: str = BUILTIN
+    judge_n: int = 1
+    reference_judge: str | None = None
+    limit: int | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunConfig:
+    mode: str = "meta_rewarding"  # or self_rewarding
+    base_model: str = "builtin:tiny"
+    out_dir: str = "runs/iterate"
+    backend: str = "vllm"  # generation/judging backend for local checkpoints: vllm | hf
+    seed: int = 0
+    ift_data: str = BUILTIN
+    eft_data: str = BUILTIN
+    seed_prompts: str = BUILTIN
+    sft: SFTSection = field(default_factory=SFTSection)
+    eft: EFTSection = field(default_factory=EFTSection)
+    prompts: PromptsSection = field(default_factory=PromptsSection)
+    generation: GenerationSection = field(default_factory=GenerationSection)
+    judge: JudgeSection = field(default_factory=JudgeSection)
+    iterations: list[IterationSection] = field(default_factory=lambda: [IterationSection(), IterationSection()])
+    eval: EvalSection = field(default_factory=EvalSection)
+    gates: list[str] = field(default_factory=list)
+    best_metric: str = "judge.pairwise_accuracy"
+
+
+_SECTIONS = {
+    "sft": SFTSection, "eft": EFTSection, "prompts": PromptsSection, "generation": GenerationSection,
+    "judge": JudgeSection, "eval": EvalSection,
+}  # fmt: skip
+
+
+def _build(cls: type, data: Any, where: str) -> Any:
+    if not isinstance(data, dict):
+        raise HarnessError(f"{where}: expected a mapping, got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in data.items():
+        if key not in fields:
+            raise HarnessError(f"{where}.{key}: unknown key (known: {', '.join(sorted(fields))})")
+        kwargs[key] = value
+    try:
+        obj = cls(**kwargs)
+    except TypeError as exc:
+        raise HarnessError(f"{where}: {exc}") from exc
+    default = cls()
+    for key, value in kwargs.items():
+        ref = getattr(default, key)
+        if isinstance(ref, bool) and not isinstance(value, bool):
+            raise HarnessError(f"{where}.{key}: expected true/false, got {value!r}")
+        if isinstance(ref, int | float) and not isinstance(ref, bool) and value is not None:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise HarnessError(f"{where}.{key}: expected a number, got {value!r}")
+            if isinstance(ref, int) and not isinstance(ref, bool) and isinstance(value, float) and key != "epochs":
+                raise HarnessError(f"{where}.{key}: expected an integer, got {value!r}")
+    return obj
+
+
+def _check(cfg: RunConfig, base_dir: Path) -> None:
+    if cfg.mode not in ("self_rewarding", "meta_rewarding"):
+        raise HarnessError(f"mode: expected self_rewarding or meta_rewarding, got {cfg.mode!r}")
+    if cfg.backend not in ("vllm", "hf"):
+        raise HarnessError(f"backend: expected vllm or hf, got {cfg.backend!r}")
+    if not cfg.iterations:
+        raise HarnessError("iterations: give at least one iteration")
+    for i, it in enumerate(cfg.iterations):
+        if not 0.0 <= it.rho <= 1.0:
+            raise HarnessError(f"iterations[{i}].rho: must lie in [0, 1], got {it.rho}")
+        bad = set(it.pair_types) - {"actor", "judge"}
+        if bad or not it.pair_types:
+            raise HarnessError(
+                f"iterations[{i}].pair_types: expected a non-empty subset of [actor, judge], got {it.pair_types}"
+            )
+        if "judge" in it.pair_types and cfg.mode != "meta_rewarding":
+            raise HarnessError(f"iterations[{i}].pair_types: judge pairs need mode meta_rewarding")
+        if it.beta <= 0 or it.learning_rate <= 0 or it.epochs <= 0:
+            raise HarnessError(f"iterations[{i}]: beta, learning_rate and epochs must be > 0")
+    for name, value in (("generation.k", cfg.generation.k), ("judge.n", cfg.judge.n), ("prompts.n", cfg.prompts.n)):
+        if value <= 0:
+            raise HarnessError(f"{name}: must be a positive integer, got {value}")
+    if cfg.generation.k < 2:
+        raise HarnessError(f"generation.k: pairs need at least 2 responses per prompt, got {cfg.generation.k}")
+    if cfg.prompts.source not in ("self_instruct", "mixed", "taskworld", "file"):
+        raise HarnessError(
+            f"prompts.source: expected self_instruct, mixed, taskworld or file, got {cfg.prompts.source!r}"
+        )
+    if cfg.prompts.source == "file" and not cfg.prompts.path:
+        raise HarnessError("prompts.path: required when prompts.source is file")
+    for key in ("ift_data", "eft_data", "seed_prompts"):
+        value = getattr(cfg, key)
+        if value != BUILTIN:
+            path = (base_dir / value) if not os.path.isabs(value) else Path(value)
+            if not path.is_file():
+                raise HarnessError(f"{key}: seed data {value} not found")
+            setattr(cfg, key, str(path))
+    if cfg.prompts.path:
+        path = Path(cfg.prompts.path) if os.path.isabs(cfg.prompts.path) else base_dir / cfg.prompts.path
+        if not path.is_file():
+            raise HarnessError(f"prompts.path: {cfg.prompts.path} not found")
+        cfg.prompts.path = str(path)
+
+
+def parse_config(data: Any, base_dir: Path | None = None) -> RunConfig:
+    """Build a validated :class:`RunConfig` from parsed YAML."""
+    if not isinstance(data, dict):
+        raise HarnessError("config: expected a mapping at the top level")
+    top = {f.name for f in dataclasses.fields(RunConfig)}
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in top:
+            raise HarnessError(f"{key}: unknown key (known: {', '.join(sorted(top))})")
+        if key in _SECTIONS:
+            kwargs[key] = _build(_SECTIONS[key], value or {}, key)
+        elif key == "iterations":
+            if not isinstance(value, list):
+                raise HarnessError("iterations: expected a list")
+            kwargs[key] = [_build(IterationSection, v or {}, f"iterations[{i}]") for i, v in enumerate(value)]
+        elif key == "gates":
+            if not isinstance(value, list) or not all(isinstance(g, str) for g in value):
+                raise HarnessError("gates: expected a list of rule strings")
+            kwargs[key] = value
+        else:
+            kwargs[key] = value
+    cfg = _build(RunConfig, {k: v for k, v in kwargs.items() if k not in _SECTIONS and k != "iterations"}, "config")
+    for key, value in kwargs.items():
+        if key in _SECTIONS or key == "iterations":
+            setattr(cfg, key, value)
+    _check(cfg, base_dir or Path.cwd())
+    return cfg
+
+
+def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> RunConfig:
+    from harness.io import read_text
+
+    text = read_text(path)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise HarnessError(f"{path}{line}: malformed YAML") from exc
+    if data is None:
+        raise HarnessError(f"{path}: empty config")
+    if overrides:
+        data = {**data, **overrides}
+    return parse_config(data, Path(path).resolve().parent)
+
+
+def config_dict(cfg: RunConfig) -> dict[str, Any]:
+    return dataclasses.asdict(cfg)

@@ -1,0 +1,242 @@
+"""`harness iterate`: M0 -> SFT (M1) -> M2 -> ... with evaluation and gates after every iteration.
+
+Self-Rewarding mode trains on actor pairs; Meta-Rewarding mode adds judge pairs from the
+meta-judge. Every stage writes a dataset + manifest under ``out_dir/iter_T/``; model calls go
+through the run's store, so an interrupted run resumes at its last finished stage and
+re-makes no finished call.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from benchmarks.registry import EvalContext, run_benchmark
+from harness.backends import load_model
+from harness.io import atomic_write_json
+from harness.runner import Run
+from harness.store import Store
+from harness.types import HarnessError, Model
+from training import data, stage_fns
+from training.config import IterationSection, RunConfig, config_dict
+from training.gates import evaluate_gates, parse_rules
+from training.stages import StageDir
+from training.trainers import TrainSettings, dpo, logprob_margins, sft
+
+
+class Loop:
+    def __init__(self, cfg: RunConfig, *, store_path: str | None = None, log: Callable[[str], None] = print) -> None:
+        self.cfg = cfg
+        self.root = Path(cfg.out_dir)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.log = log
+        self.store = Store(store_path or self.root / "store.sqlite")
+        self.run = Run.start(self.store, "iterate", config_dict(cfg))
+        self.models: dict[str, Model] = {}
+        self.rules = parse_rules(cfg.gates)
+        self.history: list[dict[str, float]] = []
+
+    # models ------------------------------------------------------------------------------
+    def model(self, model_dir: Path) -> Model:
+        spec = f"{self.cfg.backend}:{model_dir}"
+        if spec not in self.models:
+            self.models[spec] = load_model(spec, store=self.store)
+        return self.models[spec]
+
+    def release(self) -> None:
+        """Free the generation engines before training (their memory is needed there)."""
+        for m in self.models.values():
+            m.close()
+        self.models.clear()
+
+    def base_model(self) -> Path:
+        if self.cfg.base_model == "builtin:tiny":
+            path = self.root / "m0"
+            if not (path / "model.safetensors").exists():
+                from harness.tiny import make_tiny
+
+                make_tiny(path, seed=self.cfg.seed)
+            return path
+        path = Path(self.cfg.base_model)
+        if not (path / "config.json").is_file():
+            raise HarnessError(f"base_model: {path} is not a checkpoint directory")
+        return path
+
+    # the loop ----------------------------------------------------------------------------
+    def iterate(self) -> dict[str, Any]:
+        status = "failed"
+        try:
+            result = self._iterate()
+            status = "finished"
+            return result
+        finally:
+            self.release()
+            self.run.finish(status)
+
+    def _iterate(self) -> dict[str, Any]:
+        cfg = self.cfg
+        m0 = self.base_model()
+        m1 = self.root / "m1"
+        d0 = StageDir(self.root / "iter_0")
+        self.log("iteration 0: EFT data and SFT (M0 -> M1)")
+        ift = d0.run(
+            "ift", lambda: (data.ift_rows(cfg.ift_data, cfg.seed), {}), config={"ift": cfg.ift_data}, inputs={}
+        )
+        eft: list[dict[str, Any]] = []
+        if cfg.sft.use_eft:
+            eft = d0.run(
+                "eft",
+                lambda: stage_fns.build_eft(self, m0),
+                config={"eft": config_dict(cfg)["eft"], "judge": config_dict(cfg)["judge"], "data": cfg.eft_data},
+                inputs={"model": str(m0)},
+                log=self.log,
+            )
+        self.release()
+        settings = TrainSettings(
+            cfg.sft.epochs, cfg.sft.learning_rate, cfg.sft.batch_size, max_length=cfg.sft.max_length, seed=cfg.seed
+        )
+
+        def do_sft() -> tuple[list[dict[str, Any]], dict[str, Any]]:
+            history = sft(m0, ift + eft, m1, settings)
+            return history, {"ift": len(ift), "eft": len(eft), "model": str(m1)}
+
+        d0.run("sft", do_sft, config=config_dict(cfg)["sft"], inputs={"base": str(m0)}, log=self.log)
+        decision = self._evaluate(d0, 1, m1)
+        current = m1
+        for t, it_cfg in enumerate(cfg.iterations, start=1):
+            if not decision["passed"]:
+                break
+            current = self._iteration(t, it_cfg, current, m0)
+            decision = self._evaluate(StageDir(self.root / f"iter_{t}"), t + 1, current)
+        return self._finish()
+
+    def _iteration(self, t: int, it_cfg: IterationSection, current: Path, m0: Path) -> Path:
+        """One iteration M_t -> M_{t+1}: prompts, candidates, judgments, pairs, DPO. Returns M_{t+1}."""
+        cfg = self.cfg
+        nxt = self.root / f"m{t + 1}"
+        d = StageDir(self.root / f"iter_{t}")
+        self.log(f"iteration {t}: {cfg.mode} (M{t} -> M{t + 1})")
+        it_config = {"iteration": config_dict(cfg)["iterations"][t - 1], "mode": cfg.mode, "seed": cfg.seed}
+        prompts = d.run(
+            "prompts",
+            lambda: stage_fns.make_prompts(self, current, m0, t),
+            config={**it_config, "prompts": config_dict(cfg)["prompts"]},
+            inputs={"model": str(current)},
+            log=self.log,
+        )
+        cands = d.run(
+            "candidates",
+            lambda: stage_fns.candidates(self, current, prompts, t),
+            config={**it_config, "generation": config_dict(cfg)["generation"]},
+            inputs={"prompts": str(d.data_path("prompts"))},
+            log=self.log,
+        )
+        judged = d.run(
+            "judgments",
+            lambda: stage_fns.judge(self, current, cands, t),
+            config={**it_config, "judge": config_dict(cfg)["judge"]},
+            inputs={"candidates": str(d.data_path("candidates"))},
+            log=self.log,
+        )
+        actor_pairs = d.run(
+            "actor_pairs",
+            lambda: stage_fns.actor_pairs(judged, it_cfg),
+            config=it_config,
+            inputs={"judgments": str(d.data_path("judgments"))},
+            log=self.log,
+        )
+        judge_pairs: list[dict[str, Any]] = []
+        if "judge" in it_cfg.pair_types:
+            judge_pairs = d.run(
+                "judge_pairs",
+                lambda: stage_fns.judge_pairs(self, current, judged, it_cfg, t),
+                config={**it_config, "judge": config_dict(cfg)["judge"]},
+                inputs={"judgments": str(d.data_path("judgments"))},
+                log=self.log,
+            )
+        pairs = (actor_pairs if "actor" in it_cfg.pair_types else []) + judge_pairs
+        if not pairs:
+            raise HarnessError(f"iteration {t}: no preference pairs were selected (see {d.root}/*.manifest.json)")
+        self.release()
+
+        def do_dpo(cur: Path = current, out: Path = nxt) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+            dpo_rows = [{k: p[k] for k in ("prompt", "chosen", "rejected")} for p in pairs]
+            before = logprob_margins(cur, dpo_rows)
+            s = TrainSettings(
+                it_cfg.epochs,
+                it_cfg.learning_rate,
+                it_cfg.batch_size,
+                max_length=it_cfg.max_length,
+                seed=cfg.seed,
+                beta=it_cfg.beta,
+            )
+            history = dpo(cur, dpo_rows, out, s)
+            after = logprob_margins(out, dpo_rows)
+            counts = {
+                "pairs": len(dpo_rows),
+                "actor_pairs": len(actor_pairs),
+                "judge_pairs": len(judge_pairs),
+                "margin_before": sum(before) / len(before),
+                "margin_after": sum(after) / len(after),
+                "model": str(out),
+            }
+            return history, counts
+
+        d.run("dpo", do_dpo, config=it_config, inputs={"policy": str(current), "reference": str(current)}, log=self.log)
+        return nxt
+
+    def _evaluate(self, d: StageDir, iteration: int, model_dir: Path) -> dict[str, Any]:
+        cfg = self.cfg
+        spec = f"{cfg.backend}:{model_dir}"
+
+        def do_eval() -> tuple[list[dict[str, Any]], dict[str, Any]]:
+            ctx = EvalContext(
+                model_spec=spec, store=self.store, run=self.run, reference_judge_spec=cfg.eval.reference_judge,
+                limit=cfg.eval.limit, seed=cfg.seed, data={"judge": cfg.eval.judge_data},
+                options={"judge_n": cfg.eval.judge_n, **cfg.eval.options}, _models=self.models,
+            )  # fmt: skip
+            rows = []
+            for name in cfg.eval.benchmarks:
+                res = run_benchmark(name, ctx)
+                self.store.put_results(
+                    self.run.run_id, iteration, str(model_dir), name, [m.to_row() for m in res.metrics]
+                )
+                self.store.put_samples(self.run.run_id, iteration, str(model_dir), name, res.samples)
+                rows += [{"benchmark": name, **m.to_row()} for m in res.metrics]
+            return rows, {"benchmarks": len(cfg.eval.benchmarks)}
+
+        rows = d.run("eval", do_eval, config=config_dict(cfg)["eval"], inputs={"model": str(model_dir)}, log=self.log)
+        for r in rows:  # resumed evals are recorded again (idempotent upsert)
+            self.store.put_results(self.run.run_id, iteration, str(model_dir), r["benchmark"], [r])
+        # an undefined metric (None) enters the history as NaN: a gate on it fails rather than crashing
+        metrics = {f"{r['benchmark']}.{r['metric']}": (math.nan if r["value"] is None else r["value"]) for r in rows}
+        self.history.append(metrics)
+        decision = evaluate_gates(self.rules, self.history, len(self.history) - 1)
+        doc = {"iteration": iteration, "model": str(model_dir), "passed": decision.passed, "reasons": decision.reasons}
+        atomic_write_json(d.root / "gate.json", doc)
+        self.store.kv_put(f"gate:{self.run.run_id}:{iteration}", json.dumps(doc))
+        self.log(f"  gate after M{iteration}: {'continue' if decision.passed else 'STOP'}")
+        for reason in decision.reasons:
+            self.log(f"    {reason}")
+        return doc
+
+    def _finish(self) -> dict[str, Any]:
+        from training.gates import best_iteration
+
+        best = best_iteration(self.history, self.cfg.best_metric) if self.history else 0
+        summary = {
+            "run_id": self.run.run_id,
+            "iterations": [{"iteration": i + 1, **h} for i, h in enumerate(self.history)],
+            "best_iteration": best + 1,
+            "best_model": str(self.root / f"m{best + 1}"),
+        }
+        atomic_write_json(self.root / "summary.json", summary)
+        return summary
+
+
+def seeded_rng(seed: int, *parts: object) -> random.Random:
+    return random.Random(f"{seed}:" + ":".join(map(str, parts)))

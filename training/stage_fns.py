@@ -1,0 +1,259 @@
+"""What each stage of an iteration computes (Self-Rewarding 2.2-2.3, Meta-Rewarding 2.1-2.2).
+
+Each function returns (rows, counts) for :class:`training.stages.StageDir`; model calls go
+through the run's store (``harness.runner.generate``) so they are resumable.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from benchmarks import taskworld
+from harness.runner import generate
+from harness.types import HarnessError, Request
+from judges.meta import MetaJudge, battle_matrix, elo_scores
+from judges.pointwise import PointwiseJudge
+from judges.prompts import load_prompt
+from training import data, eft, pairs, self_instruct
+from training.config import BUILTIN, IterationSection
+
+if TYPE_CHECKING:
+    from training.loop import Loop
+
+Rows = tuple[list[dict[str, Any]], dict[str, Any]]
+
+
+def _judge(loop: Loop, model_dir: Path, n: int, seed: int) -> PointwiseJudge:
+    j = loop.cfg.judge
+    return PointwiseJudge(
+        loop.model(model_dir), loop.run, prompt=j.prompt, n=n, temperature=j.temperature, top_p=j.top_p,
+        max_tokens=j.max_tokens, seed=seed,
+    )  # fmt: skip
+
+
+def build_eft(loop: Loop, model_dir: Path) -> Rows:
+    """EFT data (Self-Rewarding 3.1.1): the model judges ranked responses; keep judgments that agree with
+    the human ranking, then downsample the most common score. Task-world runs can add its rule-written
+    reference judgments (they pass the same filter)."""
+    cfg = loop.cfg
+    ranked = data.ranked_rows(cfg.eft_data, seed=cfg.seed + 500, n=cfg.eft.max_prompts)
+    judge = _judge(loop, model_dir, cfg.eft.judge_n, cfg.seed)
+    items = [(r["prompt"], resp) for r in ranked for resp in r["responses"]]
+    scored = judge.score(items)
+    prompt_items = []
+    k = 0
+    for r in ranked:
+        judged = []
+        for resp, rank in zip(r["responses"], r["ranks"], strict=True):
+            res = scored[k]
+            k += 1
+            for text, score in zip(res.judgments, res.scores, strict=True):
+                judged.append(eft.JudgedResponse(resp, rank, text, score))
+                break  # one judgment per response and prompt: the first sample
+        prompt_items.append(eft.PromptJudgments(r["prompt"], judged))
+    if cfg.eft.include_reference_judgments and cfg.eft_data == BUILTIN:
+        for r in ranked:
+            judged = []
+            for resp, rank in zip(r["responses"], r["ranks"], strict=True):
+                text, score = taskworld.reference_judgment(rank)
+                judged.append(eft.JudgedResponse(resp, rank, text, float(score)))
+            prompt_items.append(eft.PromptJudgments(r["prompt"], judged))
+    meta_rows: list[dict[str, Any]] = []
+    if cfg.eft.include_reference_judgments and cfg.eft_data == BUILTIN:
+        # task world only: seed the meta-judge role too, with reference meta-judgments of judgment pairs
+        meta_template = load_prompt("meta_judge")
+        for i, r in enumerate(ranked):
+            rank = r["ranks"][0]
+            other = (taskworld.reference_judgment(rank)[1] + 2 + i % 3) % 6
+            (ja, jb), text = taskworld.reference_meta_judgment(rank, other, seed=cfg.seed + i)
+            msgs = meta_template.to_messages_dicts(
+                instruction=r["prompt"], response=r["responses"][0], judgment_a=ja, judgment_b=jb
+            )
+            meta_rows.append({"messages": [*msgs, {"role": "assistant", "content": text}], "score": None})
+    kept = eft.filter_agreeing(prompt_items)
+    sampled = eft.downsample_most_common(kept, seed=cfg.eft.seed)
+    template = load_prompt(cfg.judge.prompt)
+    rows = [
+        {"messages": [*template.to_messages_dicts(instruction=ex.prompt, response=ex.response),
+                      {"role": "assistant", "content": ex.judgment}], "score": ex.score}
+        for ex in sampled
+    ]  # fmt: skip
+    rows += meta_rows
+    counts = {
+        "meta_judge_examples": len(meta_rows),
+        "judged": len(items),
+        "parse_failures": sum(r.n_failed for r in scored),
+        "agreeing": len(kept),
+        "after_downsampling": len(sampled),
+        "scores": dict(Counter(str(r["score"]) for r in rows)),
+    }
+    return rows, counts
+
+
+def make_prompts(loop: Loop, current: Path, base: Path, t: int) -> Rows:
+    """New prompts for iteration t: self-instruction creation (8-shot: 6 seed + 2 generated), or the task world."""
+    cfg = loop.cfg.prompts
+    seed = loop.cfg.seed * 1000 + t
+    if cfg.source == "taskworld":
+        return [{"id": f"it{t}-{i}", "prompt": tk.prompt} for i, tk in enumerate(taskworld.tasks(cfg.n, seed=seed))], {}
+    if cfg.source == "file":
+        prompts = data.seed_prompts(str(cfg.path), seed)[: cfg.n]
+        return [{"id": f"it{t}-{i}", "prompt": p} for i, p in enumerate(prompts)], {}
+    seeds = data.seed_prompts(loop.cfg.seed_prompts, seed=loop.cfg.seed + 7)
+    model = loop.model(current if cfg.generator == "current" else base)
+    rng = random.Random(seed)
+    rouge = self_instruct.RougeFilter(cfg.rouge_threshold)
+    for s in seeds:
+        rouge.add_if_novel(s)
+    kept: list[str] = []
+    reasons: Counter[str] = Counter()
+    for attempt in range(cfg.max_attempts):
+        need = cfg.n - len(kept)
+        if need <= 0:
+            break
+        reqs = [
+            Request(
+                prompt=self_instruct.few_shot_prompt(seeds, kept, rng),
+                params=Request.user("x", temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=64, seed=seed * 100 + attempt * 10_000 + i).params,
+            )
+            for i in range(need * 2)
+        ]  # fmt: skip
+        outs = generate(model, reqs, loop.run)
+        candidates = [
+            self_instruct.parse_generated_instruction(o[0].text, truncated=o[0].finish_reason == "length") for o in outs
+        ]
+        reasons["unparsed"] += sum(c is None for c in candidates)
+        new, why = self_instruct.filter_instructions(
+            [c for c in candidates if c], rouge, min_words=cfg.min_words, max_words=cfg.max_words
+        )
+        reasons.update(why)
+        kept += new[:need]
+    counts: dict[str, Any] = {"self_instruct": len(kept), "rejected": dict(reasons)}
+    if cfg.source == "mixed" and len(kept) < cfg.n:
+        # a model too weak to write instructions (the tiny demo model) is topped up with fresh task-world prompts
+        extra = [tk.prompt for tk in taskworld.tasks(cfg.n * 2, seed=seed) if tk.prompt not in kept][
+            : cfg.n - len(kept)
+        ]
+        counts["taskworld_topup"] = len(extra)
+        kept += extra
+    if not kept:
+        raise HarnessError(f"iteration {t}: self-instruction creation kept no prompt (rejected: {dict(reasons)})")
+    return [{"id": f"it{t}-{i}", "prompt": p} for i, p in enumerate(kept)], counts
+
+
+def candidates(loop: Loop, current: Path, prompts: list[dict[str, Any]], t: int) -> Rows:
+    """K responses per prompt (temperature/top_p sampling), identical ones removed."""
+    g = loop.cfg.generation
+    reqs = [
+        Request.user(p["prompt"], n=g.k, temperature=g.temperature, top_p=g.top_p, max_tokens=g.max_tokens, seed=loop.cfg.seed * 7919 + t * 100_003 + i)
+        for i, p in enumerate(prompts)
+    ]  # fmt: skip
+    outs = generate(loop.model(current), reqs, loop.run)
+    rows, dropped = [], 0
+    for p, comps in zip(prompts, outs, strict=True):
+        texts = [c.text for c in comps]
+        keep = pairs.dedupe(texts)
+        dropped += len(texts) - len(keep)
+        rows.append({**p, "responses": [texts[i] for i in keep]})
+    return rows, {"duplicates_removed": dropped}
+
+
+def judge(loop: Loop, current: Path, cands: list[dict[str, Any]], t: int) -> Rows:
+    """N judgments per response; score = mean of the valid ones; parse failures excluded and counted."""
+    j = _judge(loop, current, loop.cfg.judge.n, seed=loop.cfg.seed * 31 + t)
+    items = [(c["prompt"], r) for c in cands for r in c["responses"]]
+    scored = j.score(items)
+    rows, k = [], 0
+    for c in cands:
+        res = scored[k : k + len(c["responses"])]
+        k += len(c["responses"])
+        rows.append({
+            **c,
+            "judgments": [r.judgments for r in res],
+            "scores": [r.scores for r in res],
+            "mean": [r.mean for r in res],
+            "variance": [r.variance for r in res],
+            "n_valid": [r.n_valid for r in res],
+        })  # fmt: skip
+    n_judgments = sum(len(r.scores) for r in scored)
+    failures = sum(r.n_failed for r in scored)
+    return rows, {
+        "judgments": n_judgments,
+        "parse_failures": failures,
+        "parse_rate": 1 - failures / max(n_judgments, 1),
+    }
+
+
+def actor_pairs(judged: list[dict[str, Any]], it: IterationSection) -> Rows:
+    """Highest vs lowest score, with the length-control tiers of rho (Meta-Rewarding 2.1)."""
+    rows: list[dict[str, Any]] = []
+    skipped: Counter[str] = Counter()
+    for row in judged:
+        responses = [
+            pairs.ScoredResponse(text, mean, n_valid, var)
+            for text, mean, n_valid, var in zip(
+                row["responses"], row["mean"], row["n_valid"], row["variance"], strict=True
+            )
+        ]
+        choice = pairs.select_actor_pair(responses, rho=it.rho, max_chosen_len=it.max_chosen_len)
+        if isinstance(choice, pairs.Skip):
+            skipped[choice.reason] += 1
+            continue
+        c, r = choice.chosen, choice.rejected
+        rows.append({
+            "id": row["id"], "type": "actor",
+            "prompt": [{"role": "user", "content": row["prompt"]}],
+            "chosen": [{"role": "assistant", "content": row["responses"][c]}],
+            "rejected": [{"role": "assistant", "content": row["responses"][r]}],
+            "chosen_score": row["mean"][c], "rejected_score": row["mean"][r],
+        })  # fmt: skip
+    return rows, {"skipped": dict(skipped)}
+
+
+def judge_pairs(loop: Loop, current: Path, judged: list[dict[str, Any]], it: IterationSection, t: int) -> Rows:
+    """Meta-Rewarding 2.2: per prompt the response with the highest score variance; its judgments are compared
+    pairwise by the meta-judge; chosen/rejected = highest/lowest Elo."""
+    meta = MetaJudge(loop.model(current), loop.run, max_tokens=it.meta_judge_max_tokens, seed=loop.cfg.seed * 13 + t)
+    template = load_prompt(loop.cfg.judge.prompt)
+    rng = random.Random(loop.cfg.seed * 17 + t)
+    rows: list[dict[str, Any]] = []
+    skipped: Counter[str] = Counter()
+    first_wins = second_wins = 0
+    for row in judged:
+        responses = [
+            pairs.ScoredResponse(text, mean, n_valid, var)
+            for text, mean, n_valid, var in zip(
+                row["responses"], row["mean"], row["n_valid"], row["variance"], strict=True
+            )
+        ]
+        idx = pairs.highest_variance_response(responses, rng)
+        if idx is None:
+            skipped["no_variance"] += 1
+            continue
+        # the meta-judge compares the judgments that gave a score ("up to N judgments")
+        texts = [j for j, s in zip(row["judgments"][idx], row["scores"][idx], strict=True) if s is not None]
+        if len(texts) < 2:
+            skipped["too_few_parsed_judgments"] += 1
+            continue
+        battles = meta.battles(row["prompt"], row["responses"][idx], texts)
+        matrix, _, _ = battle_matrix(battles, len(texts))
+        first_wins += sum(b.winner == 1 for b in battles)
+        second_wins += sum(b.winner == 2 for b in battles)
+        if matrix.sum() == 0:
+            skipped["no_weighted_wins"] += 1  # no parsed battle, or the meta-judge always picked one position
+            continue
+        choice = pairs.select_judge_pair(list(elo_scores(matrix)), texts, rng, max_judgment_len=it.max_judgment_len)
+        if isinstance(choice, pairs.Skip):
+            skipped[choice.reason] += 1
+            continue
+        rows.append({
+            "id": row["id"], "type": "judge",
+            "prompt": template.to_messages_dicts(instruction=row["prompt"], response=row["responses"][idx]),
+            "chosen": [{"role": "assistant", "content": texts[choice.chosen]}],
+            "rejected": [{"role": "assistant", "content": texts[choice.rejected]}],
+        })  # fmt: skip
+    total = first_wins + second_wins
+    return rows, {"skipped": dict(skipped), "meta_first_position_rate": first_wins / total if total else None}

@@ -1,0 +1,153 @@
+"""SFT and DPO through TRL (Self-Rewarding 2.1 and 2.3; Meta-Rewarding A.3 for the per-iteration settings).
+
+Both take plain rows, build a `datasets.Dataset`, and save a complete checkpoint (weights in
+safetensors + tokenizer) that every backend can load. On CPU they run with ``use_cpu=True,
+bf16=False`` and without gradient checkpointing (TRL's defaults assume a GPU).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.types import HarnessError
+
+
+@dataclass
+class TrainSettings:
+    epochs: float = 1.0
+    learning_rate: float = 1e-5
+    batch_size: int = 8
+    grad_accum: int = 1
+    max_length: int = 512
+    seed: int = 0
+    beta: float = 0.1  # DPO only
+
+
+def _device_args() -> dict[str, Any]:
+    import torch
+
+    on_gpu = torch.cuda.is_available()
+    return {
+        "use_cpu": not on_gpu,
+        "bf16": on_gpu and torch.cuda.is_bf16_supported(),
+        "gradient_checkpointing": on_gpu,
+        "report_to": [],
+        "save_strategy": "no",
+        "logging_steps": 1,
+        "disable_tqdm": True,
+    }
+
+
+def _quiet(trainer: Any) -> Any:
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    return trainer
+
+
+def _save(trainer: Any, tokenizer: Any, out_dir: Path, history_name: str) -> list[dict[str, Any]]:
+    import shutil
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    trainer.save_model(str(out_dir))
+    shutil.rmtree(out_dir / "_trainer", ignore_errors=True)
+    (out_dir / "training_args.bin").unlink(missing_ok=True)
+    tokenizer.save_pretrained(str(out_dir))
+    history = [h for h in trainer.state.log_history if "loss" in h or "train_loss" in h]
+    (out_dir / history_name).write_text(json.dumps(history, indent=1) + "\n")
+    return history
+
+
+def sft(
+    base: str | Path, rows: list[dict[str, Any]], out_dir: str | Path, settings: TrainSettings
+) -> list[dict[str, Any]]:
+    """Supervised fine-tuning on chat rows ``{"messages": [...]}`` with the loss on assistant turns only.
+
+    The chat template's ``{% generation %}`` markers give TRL the assistant mask.
+    """
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    if not rows:
+        raise HarnessError("sft: no training rows")
+    tok = AutoTokenizer.from_pretrained(str(base))
+    model = AutoModelForCausalLM.from_pretrained(str(base), use_safetensors=True)
+    cfg = SFTConfig(
+        output_dir=str(Path(out_dir) / "_trainer"),
+        num_train_epochs=settings.epochs,
+        learning_rate=settings.learning_rate,
+        per_device_train_batch_size=settings.batch_size,
+        gradient_accumulation_steps=settings.grad_accum,
+        max_length=settings.max_length,
+        assistant_only_loss=True,
+        seed=settings.seed,
+        **_device_args(),
+    )
+    trainer = SFTTrainer(model=model, args=cfg, train_dataset=Dataset.from_list(rows), processing_class=tok)
+    _quiet(trainer).train()
+    return _save(trainer, tok, Path(out_dir), "sft_history.json")
+
+
+def dpo(
+    policy: str | Path, rows: list[dict[str, Any]], out_dir: str | Path, settings: TrainSettings
+) -> list[dict[str, Any]]:
+    """DPO on ``{"prompt": [messages], "chosen": [assistant msg], "rejected": [assistant msg]}`` rows.
+
+    The policy starts from ``policy`` and the frozen reference model is the same checkpoint
+    (the previous iteration's model, as in Self-Rewarding 2.3).
+    """
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import DPOConfig, DPOTrainer
+
+    if not rows:
+        raise HarnessError("dpo: no preference pairs")
+    tok = AutoTokenizer.from_pretrained(str(policy))
+    model = AutoModelForCausalLM.from_pretrained(str(policy), use_safetensors=True)
+    ref = AutoModelForCausalLM.from_pretrained(str(policy), use_safetensors=True)
+    cfg = DPOConfig(
+        output_dir=str(Path(out_dir) / "_trainer"),
+        num_train_epochs=settings.epochs,
+        learning_rate=settings.learning_rate,
+        per_device_train_batch_size=settings.batch_size,
+        gradient_accumulation_steps=settings.grad_accum,
+        max_length=settings.max_length,
+        beta=settings.beta,
+        seed=settings.seed,
+        **_device_args(),
+    )
+    trainer = DPOTrainer(
+        model=model, ref_model=ref, args=cfg, train_dataset=Dataset.from_list(rows), processing_class=tok
+    )
+    trainer.train()
+    return _save(trainer, tok, Path(out_dir), "dpo_history.json")
+
+
+def logprob_margins(model_dir: str | Path, rows: list[dict[str, Any]]) -> list[float]:
+    """Per pair: log p(chosen | prompt) - log p(rejected | prompt) under a checkpoint (summed over response tokens).
+
+    Used to show that DPO moved the model: the margins on the training pairs grow.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(model_dir))
+    model = AutoModelForCausalLM.from_pretrained(str(model_dir), use_safetensors=True).eval()
+
+    def seq_logprob(prompt: list[dict[str, str]], answer: list[dict[str, str]]) -> float:
+        p_ids = tok.apply_chat_template(prompt, add_generation_prompt=True, tokenize=True, return_dict=False)
+        full = tok.apply_chat_template(prompt + answer, tokenize=True, return_dict=False)
+        ids = torch.tensor([full])
+        with torch.no_grad():
+            logits = model(ids).logits[0, :-1].float()
+        lp = torch.log_softmax(logits, dim=-1)
+        targets = ids[0, 1:]
+        start = len(p_ids) - 1
+        return float(lp[start:].gather(1, targets[start:, None]).sum())
+
+    return [seq_logprob(r["prompt"], r["chosen"]) - seq_logprob(r["prompt"], r["rejected"]) for r in rows]
