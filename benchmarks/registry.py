@@ -29,6 +29,32 @@ _MODULES = {
 
 DEFAULT_JUDGE = "openai:gpt-4-1106-preview"
 
+# the metric names each benchmark reports (gate rules and best_metric are checked against them up front)
+_JUDGE = [
+    "pairwise_accuracy", "pairwise_accuracy_ties_half", "pairwise_accuracy_ties_excluded", "judge_tie_rate",
+    "five_best", "exact_match", "spearman", "kendall", "spearman_pooled", "kendall_pooled", "parse_rate",
+    "mean_score", "judgment_parse_rate", *[f"score_frac_{k}" for k in range(6)], "agreement",
+    "agreement_without_ties", "self_chosen_agreement", "self_chosen_agreement_without_ties", "reference_position_bias",
+]  # fmt: skip
+KNOWN_METRICS: dict[str, list[str]] = {
+    "judge": _JUDGE,
+    "taskworld": ["accuracy", "avg_length"],
+    "alpaca_eval": [
+        "win_rate",
+        "standard_error",
+        "lc_win_rate",
+        "lc_standard_error",
+        "discrete_win_rate",
+        "avg_length",
+    ],
+    "arena_hard": ["score", "avg_tokens"],
+    "mt_bench": ["turn1", "turn2", "overall", "mean_of_turns"],
+}
+
+
+def known_metrics(benchmarks: list[str]) -> list[str]:
+    return [f"{b}.{m}" for b in benchmarks for m in KNOWN_METRICS.get(b, [])]
+
 
 class _NoProgress:
     def __enter__(self) -> Callable[[int], None]:

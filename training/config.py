@@ -183,6 +183,15 @@ def _check(cfg: RunConfig, base_dir: Path) -> None:
             if not path.is_file():
                 raise HarnessError(f"{key}: seed data {value} not found")
             setattr(cfg, key, str(path))
+    from benchmarks.registry import get, known_metrics
+    from training.gates import validate_rules
+
+    for name in cfg.eval.benchmarks:
+        get(name)  # unknown benchmark -> one-line error
+    known = known_metrics(cfg.eval.benchmarks)
+    validate_rules(cfg.gates, known)
+    if cfg.best_metric not in known:
+        raise HarnessError(f"best_metric: unknown metric {cfg.best_metric!r} for benchmarks {cfg.eval.benchmarks}")
     if cfg.prompts.path:
         path = Path(cfg.prompts.path) if os.path.isabs(cfg.prompts.path) else base_dir / cfg.prompts.path
         if not path.is_file():
