@@ -14,15 +14,17 @@ from harness.types import HarnessError
 @click.command()
 @click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False), help="Run config (YAML).")
 @click.option("--out-dir", default=None, help="Override the config's out_dir.")
+@click.option("--backend", type=click.Choice(["vllm", "hf"]), default=None, help="Override the config's backend.")
 @store_option
-def iterate(config_path: str, out_dir: str | None, store_path: str | None) -> None:
+def iterate(config_path: str, out_dir: str | None, backend: str | None, store_path: str | None) -> None:
     """Run the Self-/Meta-Rewarding loop: SFT, then iterations, each evaluated and gated."""
     from harness.io import check_writable
     from training.config import load_config
     from training.loop import Loop
     from training.report import iteration_table
 
-    cfg = load_config(config_path, {"out_dir": out_dir} if out_dir else None)
+    overrides = {k: v for k, v in (("out_dir", out_dir), ("backend", backend)) if v}
+    cfg = load_config(config_path, overrides or None)
     check_writable(f"{cfg.out_dir}/summary.json")
     loop = Loop(cfg, store_path=store_path, log=click.echo)
     summary = loop.iterate()
@@ -37,9 +39,8 @@ def iterate(config_path: str, out_dir: str | None, store_path: str | None) -> No
 @store_option
 def gate(run_id: str, iteration: int, rules: tuple[str, ...], store_path: str | None) -> None:
     """Decide continue (exit 0) or stop (exit 1) for an iteration from stored results."""
-    from training.gates import evaluate_gates, parse_rules
-
     from harness.store import Store
+    from training.gates import evaluate_gates, parse_rules
 
     parsed = parse_rules(list(rules))
     store = Store(store_path)

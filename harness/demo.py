@@ -1,42 +1,28 @@
-"""`make demo`: the main job on the embedded default (tiny offline model, built-in prompts).
+"""`make demo`: the main job on the embedded default.
 
-Builds the tiny model under ./demo/tiny (once), then runs `harness generate` on a few built-in
-prompts with the vLLM engine when it is installed (HF transformers otherwise).
+Runs `harness iterate` with ``training/configs/demo.yaml``: the tiny offline model on the task world,
+SFT then 2 iterations of Meta-Rewarding with the evaluation and the gate after each, and the
+per-iteration table at the end. The vLLM engine generates when it is installed (HF otherwise).
+Outputs go to ./demo/run, the store to ./demo/store.sqlite.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import json
+import sys
 from pathlib import Path
 
 from harness.cli import main as cli_main
 
-PROMPTS = [
-    "What is 17 + 25?",
-    "Convert 3 kilometres to metres.",
-    "Reverse the string 'harness'.",
-    "Write a haiku about evaluation.",
-    "Give one tip for writing clear Python.",
-]
+CONFIG = Path(__file__).resolve().parent.parent / "training" / "configs" / "demo.yaml"
 
 
 def main() -> None:
-    root = Path("demo")
-    tiny = root / "tiny"
-    if not (tiny / "model.safetensors").exists():
-        from harness.tiny import make_tiny
-
-        make_tiny(tiny, seed=0)
-    prompts = root / "prompts.jsonl"
-    prompts.write_text("".join(json.dumps({"id": f"demo-{i}", "prompt": p}) + "\n" for i, p in enumerate(PROMPTS)))
-    backend = "vllm" if importlib.util.find_spec("vllm") else "hf"
-    cli_main(
-        [
-            "generate", "--model", f"{backend}:{tiny}", "--prompts", str(prompts), "--out", str(root / "outputs.jsonl"),
-            "-n", "2", "--max-tokens", "32", "--seed", "0", "--store", str(root / "store.sqlite"),
-        ]
-    )  # fmt: skip
+    args = ["iterate", "--config", str(CONFIG), "--store", "demo/store.sqlite", "--out-dir", "demo/run"]
+    if importlib.util.find_spec("vllm") is None:
+        print("vllm is not installed: the demo generates with HF transformers", file=sys.stderr)
+        args += ["--backend", "hf"]
+    cli_main(args)
 
 
 if __name__ == "__main__":

@@ -14,8 +14,12 @@ def test_two_generate_processes_share_work(tiny_model: Path, tmp_path: Path) -> 
     args = ["generate", "--model", f"hf:{tiny_model}", "--prompts", str(prompts), "-n", "2", "--max-tokens", "24",
             "--chunk-size", "4", "--store", str(store)]  # fmt: skip
     procs = [
-        subprocess.Popen([sys.executable, "-m", "harness", *args, "--out", str(tmp_path / f"out{k}.jsonl")],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        subprocess.Popen(
+            [sys.executable, "-m", "harness", *args, "--out", str(tmp_path / f"out{k}.jsonl")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for k in range(2)
     ]
     outs = [p.communicate(timeout=600) for p in procs]
