@@ -62,6 +62,16 @@ def run_judge_benchmark(ctx: EvalContext) -> BenchmarkResult:
     hist = Counter(min(5, max(0, round(s))) for s in all_scores if s is not None)
     for bucket in range(6):
         metrics.append(MetricValue(f"score_frac_{bucket}", hist[bucket] / n_parsed if n_parsed else None, n=n_parsed))
+    # length bias of the pointwise judge: over response pairs of a prompt, how often the higher score goes
+    # to the longer response (prefer-longer rate)
+    pairs_len = [
+        (judge_metrics.verdict_from_scores(sc[i], sc[k]), len(p.responses[i]), len(p.responses[k]))
+        for p, sc in zip(prompts, per_prompt, strict=True)
+        for i in range(len(sc))
+        for k in range(i + 1, len(sc))
+    ]
+    lb = judge_metrics.length_bias(pairs_len)
+    metrics.append(MetricValue("length_bias", lb.value, n=lb.n))
     extra: dict[str, Any] = {"parse_failures": len(all_scores) - n_parsed, "judge": ctx.judge_spec or ctx.model_spec}
     if ctx.reference_judge_spec:
         metrics += reference_agreement(ctx, prompts, per_prompt)

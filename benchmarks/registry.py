@@ -34,11 +34,18 @@ _JUDGE = [
     "pairwise_accuracy", "pairwise_accuracy_ties_half", "pairwise_accuracy_ties_excluded", "judge_tie_rate",
     "five_best", "exact_match", "spearman", "kendall", "spearman_pooled", "kendall_pooled", "parse_rate",
     "mean_score", "judgment_parse_rate", *[f"score_frac_{k}" for k in range(6)], "agreement",
-    "agreement_without_ties", "self_chosen_agreement", "self_chosen_agreement_without_ties", "reference_position_bias",
+    "agreement_without_ties", "self_chosen_agreement", "self_chosen_agreement_without_ties", "reference_position_bias", "length_bias",
 ]  # fmt: skip
 KNOWN_METRICS: dict[str, list[str]] = {
     "judge": _JUDGE,
     "taskworld": ["accuracy", "avg_length"],
+    "meta_judge": [
+        "higher_win",
+        "lower_win",
+        "first_position_same_score",
+        "first_position_diff_score",
+        "first_position_all",
+    ],
     "alpaca_eval": [
         "win_rate",
         "standard_error",

@@ -158,6 +158,10 @@ class Loop:
                 inputs={"judgments": str(d.data_path("judgments"))},
                 log=self.log,
             )
+            biases = d.manifest("judge_pairs")["counts"].get("meta_judge") or {}
+            self.store.put_results(
+                self.run.run_id, t, str(current), "meta_judge", [{"metric": k, "value": v} for k, v in biases.items()]
+            )
         pairs = (actor_pairs if "actor" in it_cfg.pair_types else []) + judge_pairs
         if not pairs:
             raise HarnessError(f"iteration {t}: no preference pairs were selected (see {d.root}/*.manifest.json)")

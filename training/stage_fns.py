@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from benchmarks import taskworld
 from harness.runner import generate
 from harness.types import HarnessError, Request
-from judges.meta import MetaJudge, battle_matrix, elo_scores
+from judges.meta import Battle, MetaJudge, battle_matrix, elo_scores, meta_judge_biases
 from judges.pointwise import PointwiseJudge
 from judges.prompts import load_prompt
 from training import data, eft, pairs, self_instruct
@@ -66,13 +66,13 @@ def build_eft(loop: Loop, model_dir: Path) -> Rows:
         # task world only: seed the meta-judge role too, with reference meta-judgments of judgment pairs
         meta_template = load_prompt("meta_judge")
         for i, r in enumerate(ranked):
-            rank = r["ranks"][0]
-            other = (taskworld.reference_judgment(rank)[1] + 2 + i % 3) % 6
-            (ja, jb), text = taskworld.reference_meta_judgment(rank, other, seed=cfg.seed + i)
-            msgs = meta_template.to_messages_dicts(
-                instruction=r["prompt"], response=r["responses"][0], judgment_a=ja, judgment_b=jb
-            )
-            meta_rows.append({"messages": [*msgs, {"role": "assistant", "content": text}], "score": None})
+            for k, (resp, rank) in enumerate(zip(r["responses"], r["ranks"], strict=True)):
+                other = (taskworld.reference_judgment(rank)[1] + 2 + (i + k) % 3) % 6
+                (ja, jb), text = taskworld.reference_meta_judgment(rank, other, seed=cfg.seed + 7 * i + k)
+                msgs = meta_template.to_messages_dicts(
+                    instruction=r["prompt"], response=resp, judgment_a=ja, judgment_b=jb
+                )
+                meta_rows.append({"messages": [*msgs, {"role": "assistant", "content": text}], "score": None})
     kept = eft.filter_agreeing(prompt_items)
     sampled = eft.downsample_most_common(kept, seed=cfg.eft.seed)
     template = load_prompt(cfg.judge.prompt)
@@ -221,7 +221,7 @@ def judge_pairs(loop: Loop, current: Path, judged: list[dict[str, Any]], it: Ite
     rng = random.Random(loop.cfg.seed * 17 + t)
     rows: list[dict[str, Any]] = []
     skipped: Counter[str] = Counter()
-    first_wins = second_wins = 0
+    all_battles: list[tuple[list[Any], list[str]]] = []
     for row in judged:
         responses = [
             pairs.ScoredResponse(text, mean, n_valid, var)
@@ -240,8 +240,7 @@ def judge_pairs(loop: Loop, current: Path, judged: list[dict[str, Any]], it: Ite
             continue
         battles = meta.battles(row["prompt"], row["responses"][idx], texts)
         matrix, _, _ = battle_matrix(battles, len(texts))
-        first_wins += sum(b.winner == 1 for b in battles)
-        second_wins += sum(b.winner == 2 for b in battles)
+        all_battles.append((battles, texts))
         if matrix.sum() == 0:
             skipped["no_weighted_wins"] += 1  # no parsed battle, or the meta-judge always picked one position
             continue
@@ -255,5 +254,16 @@ def judge_pairs(loop: Loop, current: Path, judged: list[dict[str, Any]], it: Ite
             "chosen": [{"role": "assistant", "content": texts[choice.chosen]}],
             "rejected": [{"role": "assistant", "content": texts[choice.rejected]}],
         })  # fmt: skip
-    total = first_wins + second_wins
-    return rows, {"skipped": dict(skipped), "meta_first_position_rate": first_wins / total if total else None}
+    # Meta-Rewarding Table 5: score bias and positional bias of the meta-judge, over all its battles
+    biases = meta_judge_biases_pooled(all_battles)
+    return rows, {"skipped": dict(skipped), "battles": sum(len(b) for b, _ in all_battles), "meta_judge": biases}
+
+
+def meta_judge_biases_pooled(groups: list[tuple[list[Any], list[str]]]) -> dict[str, float | None]:
+    """``judges.meta.meta_judge_biases`` pooled over responses: battles are re-indexed into one judgment list."""
+    battles, texts = [], []
+    for bs, ts in groups:
+        offset = len(texts)
+        texts += ts
+        battles += [Battle(b.first + offset, b.second + offset, b.winner) for b in bs]
+    return meta_judge_biases(battles, texts)
