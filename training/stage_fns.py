@@ -66,13 +66,13 @@ def build_eft(loop: Loop, model_dir: Path) -> Rows:
         # task world only: seed the meta-judge role too, with reference meta-judgments of judgment pairs
         meta_template = load_prompt("meta_judge")
         for i, r in enumerate(ranked):
-            for k, (resp, rank) in enumerate(zip(r["responses"], r["ranks"], strict=True)):
-                other = (taskworld.reference_judgment(rank)[1] + 2 + (i + k) % 3) % 6
-                (ja, jb), text = taskworld.reference_meta_judgment(rank, other, seed=cfg.seed + 7 * i + k)
-                msgs = meta_template.to_messages_dicts(
-                    instruction=r["prompt"], response=resp, judgment_a=ja, judgment_b=jb
-                )
-                meta_rows.append({"messages": [*msgs, {"role": "assistant", "content": text}], "score": None})
+            rank = r["ranks"][0]
+            other = (taskworld.reference_judgment(rank)[1] + 2 + i % 3) % 6
+            (ja, jb), text = taskworld.reference_meta_judgment(rank, other, seed=cfg.seed + i)
+            msgs = meta_template.to_messages_dicts(
+                instruction=r["prompt"], response=r["responses"][0], judgment_a=ja, judgment_b=jb
+            )
+            meta_rows.append({"messages": [*msgs, {"role": "assistant", "content": text}], "score": None})
     kept = eft.filter_agreeing(prompt_items)
     sampled = eft.downsample_most_common(kept, seed=cfg.eft.seed)
     template = load_prompt(cfg.judge.prompt)
