@@ -19,13 +19,14 @@ def iteration_table(summary: dict[str, Any], console: Console | None = None) -> 
     rows = summary["iterations"]
     present = {k for r in rows for k in r if k != "iteration"}
     metrics = [m for m in HEADLINE if m in present] or sorted(present)[:8]
+    # metrics as rows, iterations as columns: stays readable in a narrow terminal
     table = Table(title=f"harness iterate - run {summary['run_id']}")
-    table.add_column("model")
-    for m in metrics:
-        table.add_column(m, justify="right")
+    table.add_column("metric")
     for r in rows:
         mark = " *" if r["iteration"] == summary.get("best_iteration") else ""
-        cells = ["-" if r.get(m) is None or r[m] != r[m] else f"{r[m]:.4g}" for m in metrics]
-        table.add_row(f"M{r['iteration']}{mark}", *cells)
+        table.add_column(f"M{r['iteration']}{mark}", justify="right")
+    for m in metrics:
+        cells = ["-" if r.get(m) is None or r[m] != r[m] else f"{r[m]:.4g}" for r in rows]
+        table.add_row(m, *cells)
     (console or Console()).print(table)
     return table
