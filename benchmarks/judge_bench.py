@@ -32,6 +32,14 @@ def load_prompts(ctx: EvalContext) -> list[RankedPrompt]:
     return prompts[: ctx.limit] if ctx.limit else prompts
 
 
+def validate(ctx: EvalContext) -> None:
+    """Checked before a run starts: the data file parses and the judge prompt has its placeholders."""
+    load_prompts(ctx)
+    from judges.prompts import load_prompt
+
+    load_prompt(str(ctx.options.get("judge_prompt", "pointwise_additive")))
+
+
 @benchmark("judge")
 def run_judge_benchmark(ctx: EvalContext) -> BenchmarkResult:
     prompts = load_prompts(ctx)

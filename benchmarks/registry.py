@@ -146,6 +146,15 @@ def get(name: str) -> Callable[[EvalContext], BenchmarkResult]:
     return _BENCHMARKS[name]
 
 
+def validate(name: str, ctx: EvalContext) -> None:
+    """Run the benchmark module's ``validate(ctx)`` if it has one (bad data fails before anything is written)."""
+    get(name)
+    module = importlib.import_module(_MODULES[name]) if name in _MODULES else None
+    check = getattr(module, "validate", None)
+    if check is not None:
+        check(ctx)
+
+
 def run_benchmark(name: str, ctx: EvalContext) -> BenchmarkResult:
     fn = get(name)
     start = time.time()

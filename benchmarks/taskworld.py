@@ -125,8 +125,9 @@ def run_taskworld(ctx: EvalContext) -> BenchmarkResult:
     n = ctx.limit or int(ctx.options.get("taskworld_n", 100))
     items = tasks(n, seed=10_000 + ctx.seed)
     reqs = [Request.user(t.prompt, temperature=0.0, max_tokens=int(ctx.options.get("max_tokens", 64))) for t in items]
+    actor = ctx.actor()  # load before the progress bar: a load error stays one line
     with ctx.progress("taskworld: generate", len(reqs)) as advance:
-        outs = generate(ctx.actor(), reqs, ctx.run, on_progress=advance)
+        outs = generate(actor, reqs, ctx.run, on_progress=advance)
     pairs = [(t.answer, o[0].text) for t, o in zip(items, outs, strict=True)]
     lengths = [len(o[0].text) for o in outs]
     metrics = [

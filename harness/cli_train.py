@@ -43,7 +43,7 @@ def gate(run_id: str, iteration: int, rules: tuple[str, ...], store_path: str | 
     from training.gates import evaluate_gates, parse_rules
 
     parsed = parse_rules(list(rules))
-    store = Store(store_path)
+    store = Store(store_path, must_exist=True)
     store.get_run(run_id)
     rows = store.get_results([run_id])
     store.close()

@@ -63,6 +63,11 @@ def run_eval(
             raise HarnessError(f"--data {key}={path}: no such file or directory")
     if out_dir:
         check_writable(Path(out_dir) / "results.json")
+    probe = registry.EvalContext(
+        model_spec=model_spec, store=None, run=None, limit=limit, seed=seed, data=data or {}, options=options or {}
+    )  # type: ignore[arg-type]
+    for name in benchmarks:
+        registry.validate(name, probe)
     store = Store(store_path)
     config = {
         "model": model_spec, "benchmarks": benchmarks, "judge": judge_spec, "reference_judge": reference_judge_spec,

@@ -95,5 +95,7 @@ def check_writable(path: str | os.PathLike[str]) -> None:
     probe = d
     while not probe.exists():
         probe = probe.parent
+    if not probe.is_dir():
+        raise HarnessError(f"{path}: {probe} is a file, not a directory")
     if not os.access(probe, os.W_OK):
         raise HarnessError(f"{path}: directory {probe} is not writable")

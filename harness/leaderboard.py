@@ -111,7 +111,7 @@ def publish(
     unknown = set(formats) - {"md", "csv", "json", "html"}
     if unknown:
         raise HarnessError(f"--format: unknown format(s) {', '.join(sorted(unknown))} (md, csv, json, html)")
-    store = Store(store_path)
+    store = Store(store_path, must_exist=True)
     try:
         for run_id in runs or []:
             store.get_run(run_id)  # unknown run -> one-line error

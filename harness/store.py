@@ -124,8 +124,10 @@ def resolve_store_path(path: str | os.PathLike[str] | None) -> Path:
 class Store:
     """Thin wrapper over one SQLite connection; safe to share the file between processes."""
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, must_exist: bool = False) -> None:
         self.path = resolve_store_path(path)
+        if must_exist and not self.path.is_file():
+            raise HarnessError(f"store {self.path}: no such file (set --store or $HARNESS_STORE)")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)

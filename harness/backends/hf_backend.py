@@ -64,7 +64,7 @@ class HFModel:
             self.model = AutoModelForCausalLM.from_pretrained(
                 path, dtype=dtype, use_safetensors=True, trust_remote_code=trust
             ).to(self.device)
-        except (OSError, ValueError) as exc:
+        except Exception as exc:
             raise HarnessError(f"model path {spec.target}: cannot load ({str(exc).splitlines()[0]})") from exc
         self.model.eval()
         self.tokenizer.padding_side = "left"

@@ -50,7 +50,7 @@ class VLLMModel:
         kwargs.update(spec.options)
         try:
             self.llm = LLM(model=path, **kwargs)
-        except (OSError, ValueError) as exc:
+        except Exception as exc:
             raise HarnessError(f"model path {spec.target}: cannot load with vLLM ({str(exc).splitlines()[0]})") from exc
 
     @staticmethod
