@@ -171,3 +171,38 @@ def compare(
 
 
 COMMANDS.append(compare)
+
+
+@click.group()
+def score() -> None:
+    """Score a reference tool's own output files without re-running anything."""
+
+
+@score.command("mt_bench")
+@click.option("--judgments", "judgments_path", required=True, help="FastChat model_judgment/*_single.jsonl.")
+@click.option("--questions", "questions_path", default=None, help="FastChat question.jsonl (per-category means).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def score_mt_bench_cmd(judgments_path: str, questions_path: str | None, as_json: bool) -> None:
+    """MT-Bench turn 1 / turn 2 / overall per model, as FastChat show_result.py computes them."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from benchmarks.mt_bench import score_mt_bench
+
+    result = score_mt_bench(judgments_path, questions_path)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    table = Table(title="MT-Bench (FastChat single-answer grading)")
+    for col in ("model", "turn 1", "turn 2", "overall (pooled)", "mean of turns", "valid", "failed", "duplicates"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for model, m in result["models"].items():
+        cells = [m["turn1"], m["turn2"], m["overall"], m["mean_of_turns"]]
+        table.add_row(model, *["-" if v is None else f"{v:.4f}" for v in cells],
+                      str(m["n_valid"]), str(m["n_failed"]), str(m["n_duplicates"]))  # fmt: skip
+    Console().print(table)
+
+
+COMMANDS.append(score)
