@@ -182,7 +182,11 @@ def score() -> None:
 @click.option("--judgments", "judgments_path", required=True, help="FastChat model_judgment/*_single.jsonl.")
 @click.option("--questions", "questions_path", default=None, help="FastChat question.jsonl (per-category means).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def score_mt_bench_cmd(judgments_path: str, questions_path: str | None, as_json: bool) -> None:
+@click.option("--record", is_flag=True, help="Also record the scores in the store (for `harness leaderboard`).")
+@store_option
+def score_mt_bench_cmd(
+    judgments_path: str, questions_path: str | None, as_json: bool, record: bool, store_path: str | None
+) -> None:
     """MT-Bench turn 1 / turn 2 / overall per model, as FastChat show_result.py computes them."""
     import json
 
@@ -192,6 +196,19 @@ def score_mt_bench_cmd(judgments_path: str, questions_path: str | None, as_json:
     from benchmarks.mt_bench import score_mt_bench
 
     result = score_mt_bench(judgments_path, questions_path)
+    if record:
+        from harness.store import Store
+
+        store = Store(store_path)
+        run_id = store.start_run("score mt_bench", {"judgments": judgments_path, "questions": questions_path})
+        for model, m in result["models"].items():
+            rows = [
+                {"metric": k, "value": m[k], "n": m["n_valid"]} for k in ("turn1", "turn2", "overall", "mean_of_turns")
+            ]
+            store.put_results(run_id, None, model, "mt_bench", rows)
+        store.update_run(run_id, {}, status="finished")
+        store.close()
+        result["run_id"] = run_id
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return

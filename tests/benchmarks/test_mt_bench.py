@@ -109,3 +109,26 @@ def test_mt_bench_end_to_end(vllm_engine, vllm_server_b, shared: Path, tmp_path:
     assert m["n_failed"].value == sum(s["score"] == -1 for s in res.samples)
     assert run.stats.calls_made == 2 + 2 + 4
     ctx._models.clear()
+
+
+def test_leaderboard_carries_the_scored_numbers(shared: Path, tmp_path: Path) -> None:
+    """Scored through the harness, recorded, published: the MT-Bench table holds exactly the scored numbers."""
+    import subprocess
+    import sys
+
+    path = shared / "FastChat" / "third_party_judgments" / FILES[0]
+    store, out = tmp_path / "s.sqlite", tmp_path / "lb"
+    res = subprocess.run([sys.executable, "-m", "harness", "score", "mt_bench", "--judgments", str(path), "--json",
+                          "--record", "--store", str(store)], capture_output=True, text=True)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    scored = json.loads(res.stdout)
+    lb = subprocess.run([sys.executable, "-m", "harness", "leaderboard", "--store", str(store), "--out", str(out)],
+                        capture_output=True, text=True)  # fmt: skip
+    assert lb.returncode == 0, lb.stderr
+    table = json.loads((out / "actor.json").read_text())
+    for row in table["rows"]:
+        model = scored["models"][row["model"]]
+        assert row["run_id"] == scored["run_id"]
+        for k in ("turn1", "turn2", "overall"):
+            assert row[f"mt_bench.{k}"]["value"] == model[k]
+    assert len(table["rows"]) == len(scored["models"]) == 2
