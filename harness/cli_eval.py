@@ -222,4 +222,51 @@ def score_mt_bench_cmd(
     Console().print(table)
 
 
+@score.command("arena_hard")
+@click.option("--answers", "answers_dir", default=None, help="arena-hard-auto model_answer/ (for avg tokens).")
+@click.option("--judgments", "judgments_dir", required=True, help="arena-hard-auto model_judgment/<judge>/.")
+@click.option("--baseline", default="gpt-4-0314", show_default=True)
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--record", is_flag=True, help="Also record the scores in the store (for `harness leaderboard`).")
+@store_option
+def score_arena_hard_cmd(
+    answers_dir: str | None, judgments_dir: str, baseline: str, seed: int, as_json: bool, record: bool,
+    store_path: str | None,
+) -> None:  # fmt: skip
+    """Arena-Hard v0.1 score (win rate vs the baseline), 95% CI and average tokens per model."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from benchmarks.arena_hard import score_arena_hard
+
+    result = score_arena_hard(answers_dir, judgments_dir, baseline=baseline, seed=seed)
+    if record:
+        from harness.store import Store
+
+        store = Store(store_path)
+        run_id = store.start_run("score arena_hard", {"answers": answers_dir, "judgments": judgments_dir, "seed": seed})
+        for model, m in result["models"].items():
+            rows = [{"metric": "score", "value": m["score"], "ci_low": m["ci_low"], "ci_high": m["ci_high"],
+                     "n": m["n_battles"]}, {"metric": "avg_tokens", "value": m["avg_tokens"]}]  # fmt: skip
+            store.put_results(run_id, None, model, "arena_hard", rows)
+        store.update_run(run_id, {}, status="finished")
+        store.close()
+        result["run_id"] = run_id
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    table = Table(title=f"Arena-Hard v0.1 (baseline {baseline})")
+    for col in ("model", "score", "95% CI", "avg tokens"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for model, m in sorted(result["models"].items(), key=lambda kv: -kv[1]["score"]):
+        tokens = "-" if m["avg_tokens"] is None else f"{m['avg_tokens']:.0f}"
+        table.add_row(
+            model, f"{m['score']:.1f}", f"({m['ci_low'] - m['score']:+.1f}, {m['ci_high'] - m['score']:+.1f})", tokens
+        )
+    Console().print(table)
+
+
 COMMANDS.append(score)

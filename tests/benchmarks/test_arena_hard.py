@@ -54,3 +54,51 @@ def test_bad_judgment_dir(tmp_path: Path) -> None:
     (tmp_path / "m.jsonl").write_text('{"question_id": "q", "model": "m"}\n')
     with pytest.raises(HarnessError, match=r"m.jsonl:1: missing field 'games'"):
         arena_hard.load_judgment_dir(tmp_path)
+
+
+def test_score_cli_record_and_leaderboard(shared: Path, tmp_path: Path) -> None:
+    """Scored through the harness, recorded, published: the Arena-Hard table carries exactly the scored numbers."""
+    import json
+    import subprocess
+    import sys
+
+    store, out = tmp_path / "s.sqlite", tmp_path / "lb"
+    args = [sys.executable, "-m", "harness", "score", "arena_hard", "--answers", str(shared / FIXTURE / "model_answer"),
+            "--judgments", str(shared / FIXTURE / "model_judgment" / "gpt-4-1106-preview"), "--json", "--record",
+            "--store", str(store)]  # fmt: skip
+    res = subprocess.run(args, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    scored = json.loads(res.stdout)
+    lb = subprocess.run([sys.executable, "-m", "harness", "leaderboard", "--store", str(store), "--out", str(out)],
+                        capture_output=True, text=True)  # fmt: skip
+    assert lb.returncode == 0, lb.stderr
+    rows = json.loads((out / "actor.json").read_text())["rows"]
+    assert len(rows) == 6
+    for row in rows:
+        m = scored["models"][row["model"]]
+        assert row["arena_hard.score"] == {"value": m["score"], "ci_low": m["ci_low"], "ci_high": m["ci_high"],
+                                           "n": m["n_battles"]}  # fmt: skip
+        assert row["arena_hard.avg_tokens"]["value"] == m["avg_tokens"]
+
+
+@pytest.mark.vllm
+def test_arena_hard_end_to_end(vllm_engine, vllm_server_b, shared: Path, tmp_path: Path) -> None:
+    """The tiny model answers 2 Arena-Hard questions (vLLM engine); a `vllm serve` tiny model judges two games each."""
+    from benchmarks.registry import EvalContext, run_benchmark
+    from harness.runner import Run
+    from harness.store import Store
+
+    store = Store(tmp_path / "s.sqlite")
+    run = Run.start(store, "eval", {})
+    ctx = EvalContext(
+        model_spec="vllm:tiny", store=store, run=run, judge_spec=vllm_server_b.spec, limit=2,
+        data={"arena_hard_dir": str(shared / "arena-hard-auto" / "v0.1_e883410")},
+        options={"max_tokens": 16, "judge_max_tokens": 16},
+    )  # fmt: skip
+    ctx._models["vllm:tiny"] = vllm_engine
+    res = run_benchmark("arena_hard", ctx)
+    m = {x.name: x for x in res.metrics}
+    assert len(res.samples) == 2 and all(len(s["games"]) == 2 for s in res.samples)
+    assert m["unparsed_verdicts"].value == sum(g["score"] is None for s in res.samples for g in s["games"])
+    assert m["avg_tokens"].value is not None and run.stats.calls_made == 2 + 4
+    ctx._models.clear()
