@@ -50,3 +50,31 @@ def test_bad_annotations(tmp_path: Path) -> None:
     p.write_text("[]")
     with pytest.raises(HarnessError, match="non-empty JSON list"):
         alpaca_eval.load_annotations(p)
+
+
+def test_recorded_scores_reach_the_leaderboard(shared: Path, tmp_path: Path) -> None:
+    """Scored through the harness, recorded, published: the table carries exactly the scored numbers."""
+    import json
+    import subprocess
+    import sys
+
+    store, out = tmp_path / "s.sqlite", tmp_path / "lb"
+    scored = {}
+    for model in MODELS:
+        base = shared / "alpaca_eval" / "results" / model
+        res = subprocess.run([sys.executable, "-m", "harness", "score", "alpaca_eval", "--annotations",
+                              str(base / "weighted_alpaca_eval_gpt4_turbo" / "annotations.json"), "--outputs",
+                              str(base / "model_outputs.json"), "--json", "--record", "--store", str(store)],
+                             capture_output=True, text=True)  # fmt: skip
+        assert res.returncode == 0, res.stderr
+        scored[model] = json.loads(res.stdout)
+    lb = subprocess.run([sys.executable, "-m", "harness", "leaderboard", "--store", str(store), "--out", str(out)],
+                        capture_output=True, text=True)  # fmt: skip
+    assert lb.returncode == 0, lb.stderr
+    rows = {r["model"]: r for r in json.loads((out / "actor.json").read_text())["rows"]}
+    assert set(rows) == set(MODELS)
+    for model, s in scored.items():
+        assert rows[model]["alpaca_eval.win_rate"]["value"] == s["win_rate"]
+        assert rows[model]["alpaca_eval.avg_length"]["value"] == s["avg_length"]
+        assert rows[model]["run_id"] == s["run_id"]
+    assert "alpaca_eval.win_rate" in (out / "leaderboard.md").read_text()
