@@ -1,5 +1,21 @@
-"""Parsers for judge outputs. A judgment that does not parse gives ``None``: it is counted as a parse
-failure by the caller and never replaced by a default value.
+"""Parsers for judge outputs. A judgment that does not parse gives ``None``: the caller counts it as a
+parse failure and never replaces it by a default value.
+
+Rules (decided here, tested in tests/judges/test_parse_prompts.py):
+
+* Score (Self-Rewarding Fig. 2: 'Conclude with the score using the format: "Score: <total points>"'): the
+  LAST "Score:" label of the text is the judge's conclusion; the number right after it is the score. So an
+  earlier valid score followed by an unparseable or out-of-range final one is a failure. Accepted around the
+  number: markdown emphasis ("**Score:** 4", "Score: **4**"), angle or square brackets ("Score: <5>"),
+  trailing words ("Score: 4 points"), and a denominator equal to the scale's top ("Score: 4/5",
+  "Score: 4 out of 5"); another denominator ("Score: 8/10") or a range ("Score: 3-4") is a failure, as we
+  will not rescale or guess. Decimals are allowed (Meta-Rewarding Sec. 3.5 sees 4.5, 4.75, 4.9).
+* Winner (Meta-Rewarding Fig. 2: '"Winner: [Judgement A | Judgement B]"'): the LAST "Winner:" label; the
+  first judgment named on its line wins ("Judgement A", "Judgment A", "[Judgement B]", "Judgement A, as
+  Judgement B ..."), or a bare letter ("Winner: B"). An echo of the format, both named with a "|" between
+  them ("[Judgement A | Judgement B]"), is a failure.
+* AlpacaEval classifier: the whole answer, whitespace-trimmed, must be "m" or "M" (the prompt demands
+  "nothing else (no quotes, no spaces, no new lines, ...)").
 """
 
 from __future__ import annotations
@@ -7,34 +23,64 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-# "Score: 4", "Score: 4.5", "Score: 5 points", "Score: <5>", "**Score:** 4", "Score: 4/5"
-_SCORE = re.compile(r"score\s*\**\s*:\s*\**\s*<?\s*(\d+(?:\.\d+)?)\s*>?(?:\s*/\s*5(?![\d.]))?", re.I)
-_WINNER = re.compile(r"winner\s*\**\s*:\s*\**\s*\[?\s*judge?ment\s*([AB])\b", re.I)
+_EMPH = r"[\s*_]*"  # markdown emphasis and spacing around labels and values
+_SCORE_LABEL = re.compile(r"\bscore\b" + _EMPH + ":", re.I)
+_NUMBER = r"(\d+(?:\.\d+)?)"
+_SCORE_VALUE = re.compile(
+    r"[*_ \t]*[<\[(]?[ \t]*" + _NUMBER + r"[ \t]*[>\])]?[*_ \t]*"
+    r"(?:(?:/|out[ \t]+of)[ \t]*" + _NUMBER + r")?"
+    r"(?![ \t]*[-–][ \t]*\d)",  # "3-4": a range, not a score
+    re.I,
+)
+_WINNER_LABEL = re.compile(r"\bwinner\b" + _EMPH + ":", re.I)
+_JUDGEMENT = re.compile(r"\bjudge?ment[\s*_]*([AB])\b", re.I)
+_BARE_LETTER = re.compile(r"""^[\s*_\[("']*([AB])[\s*_\])"'.!]*$""")
+
+
+def _after_last(label: re.Pattern[str], text: str) -> str | None:
+    """The first non-empty line after the last match of ``label`` (None when there is no label)."""
+    matches = list(label.finditer(text or ""))
+    if not matches:
+        return None
+    rest = text[matches[-1].end() :].lstrip(" \t*_")
+    if rest.startswith("\n"):  # "Score:\n4": the value on the next line
+        rest = rest.lstrip()
+    return rest.split("\n", 1)[0]
 
 
 def parse_score(text: str, low: float = 0.0, high: float = 5.0) -> float | None:
-    """The number of the LAST "Score: <n>" in the text (decimals allowed), if it lies in [low, high].
-
-    Accepted forms: "Score: 4", "Score: 4.5", "Score: 5 points", "Score: <5>", "**Score:** 4" and
-    "Score: 4/5". A last Score line out of range is a failure even if an earlier one was valid:
-    the judge's conclusion is its last statement (Self-Rewarding Fig. 2 asks to "conclude with the score").
-    """
-    matches = _SCORE.findall(text or "")
-    if not matches:
+    """The number after the LAST "Score:" label if it lies in [low, high], else None (see module rules)."""
+    line = _after_last(_SCORE_LABEL, text)
+    if line is None:
         return None
-    value = float(matches[-1])
+    m = _SCORE_VALUE.match(line)
+    if m is None:
+        return None
+    if m.group(2) is not None and float(m.group(2)) != high:
+        return None
+    value = float(m.group(1))
     return value if low <= value <= high else None
 
 
 def parse_winner(text: str) -> Literal["A", "B"] | None:
-    """The winner of the LAST "Winner: Judgement A|B" (also "Judgment", brackets) in a meta-judgment."""
-    matches = _WINNER.findall(text or "")
-    if not matches:
+    """The judgment named first after the LAST "Winner:" label (see module rules)."""
+    line = _after_last(_WINNER_LABEL, text)
+    if line is None:
         return None
-    return "A" if matches[-1].upper() == "A" else "B"
+    named = [m.group(1).upper() for m in _JUDGEMENT.finditer(line)]
+    if not named:
+        bare = _BARE_LETTER.match(line)
+        named = [bare.group(1)] if bare else []
+    if not named or (len(set(named)) > 1 and "|" in line):
+        return None
+    return "A" if named[0] == "A" else "B"
 
 
 def parse_clf(text: str) -> Literal["m", "M"] | None:
-    """The model identifier answered by the AlpacaEval classifier prompt: exactly "m" or "M" (whitespace trimmed)."""
+    """The model identifier answered to the AlpacaEval classifier prompt: exactly "m" or "M" (trimmed)."""
     stripped = (text or "").strip()
-    return stripped if stripped in ("m", "M") else None  # type: ignore[return-value]
+    if stripped == "m":
+        return "m"
+    if stripped == "M":
+        return "M"
+    return None

@@ -1,56 +1,74 @@
-"""The pointwise judge (Self-Rewarding 2.2, Meta-Rewarding 2.1): N judgments per response, one request
-with n=N; the response's score is the mean of the judgments that parse."""
+"""The pointwise judge (Self-Rewarding Sec. 2.2 / 3.1.3, Meta-Rewarding Sec. 2.1 / 3.1): N sampled
+judgments per response, made as ONE request with n=N; the response's score is the mean of the judgments
+that parse (a judgment that does not parse is counted, never given a default score).
+
+Sampling defaults are Meta-Rewarding's (Sec. 3.1: "we generate N = 11 different judgments for each response
+using the same sampling parameters" as the responses, "temperature 0.8 and top p 0.95").
+:data:`SELF_REWARDING_SAMPLING` holds Self-Rewarding's (Sec. 3.1.3: responses with T = 0.7, p = 0.9, and
+"we also use sampled decoding (with the same parameters) and generate these evaluations multiple (3) times
+and take the average").
+"""
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
 
 from harness.runner import Run, generate
-from harness.types import Model, Request
+from harness.types import HarnessError, Model, Request, SamplingParams
 from judges.parse import parse_score
-from judges.prompts import load_prompt
+from judges.prompts import POINTWISE_FIELDS, load_prompt
+
+META_REWARDING_SAMPLING: dict[str, Any] = {"n": 11, "temperature": 0.8, "top_p": 0.95}
+SELF_REWARDING_SAMPLING: dict[str, Any] = {"n": 3, "temperature": 0.7, "top_p": 0.9}
 
 
 @dataclass
 class PointwiseScore:
-    """N judgments of one response. ``scores[i]`` is None where judgment i did not parse.
+    """The N judgments of one response. ``scores[i]`` is None where judgment i did not parse.
 
-    mean: mean of the valid scores (None when none is valid); variance: population variance of the
-    valid scores (0.0 for one valid score, None for none); n_failed: judgments that did not parse.
+    mean: mean of the valid scores, None when none is valid. variance: POPULATION variance (ddof=0) of the
+    valid scores -- the spread of this response's own judgments, as Meta-Rewarding's response selection
+    uses it ("the score variance given by the N different judgments") -- 0.0 for one valid score, None for
+    none. n_valid / n_failed: judgments that parsed / did not.
     """
 
     judgments: list[str]
     scores: list[float | None]
+    mean: float | None = field(init=False)
+    variance: float | None = field(init=False)
+    n_valid: int = field(init=False)
+    n_failed: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        if len(self.judgments) != len(self.scores):
+            raise HarnessError(f"PointwiseScore: {len(self.scores)} scores for {len(self.judgments)} judgments")
+        valid = np.array([s for s in self.scores if s is not None], dtype=float)
+        self.n_valid = int(valid.size)
+        self.n_failed = len(self.scores) - self.n_valid
+        self.mean = float(valid.mean()) if valid.size else None
+        self.variance = float(valid.var(ddof=0)) if valid.size else None
 
     @property
     def valid(self) -> list[float]:
         return [s for s in self.scores if s is not None]
 
-    @property
-    def mean(self) -> float | None:
-        return statistics.fmean(self.valid) if self.valid else None
 
-    @property
-    def variance(self) -> float | None:
-        return statistics.pvariance(self.valid) if self.valid else None
-
-    @property
-    def n_valid(self) -> int:
-        return len(self.valid)
-
-    @property
-    def n_failed(self) -> int:
-        return len(self.scores) - len(self.valid)
+def check_items(items: list[Any], arity: int, what: str) -> None:
+    """Bad input is a one-line HarnessError, not a failure deep inside a template or a backend."""
+    for k, item in enumerate(items):
+        if not isinstance(item, tuple | list) or len(item) != arity or not all(isinstance(x, str) for x in item):
+            raise HarnessError(f"{what}: item {k} must be a tuple of {arity} strings, got {str(item)[:80]!r}")
 
 
 class PointwiseJudge:
-    """Scores (instruction, response) items with a pointwise prompt.
+    """Scores (instruction, response) items with a pointwise prompt (default: the additive 5-point prompt).
 
-    Defaults: judgments are sampled with T=0.7, top_p=0.9, the candidates' decoding parameters in
-    Self-Rewarding 3.1.3 ("sampled decoding (with the same parameters)"); n=11 judgments per response as
-    Meta-Rewarding (Self-Rewarding uses 3). All are constructor arguments.
+    One request per item with ``n`` samples, sample i seeded ``seed + i``; cached and resumable through
+    :func:`harness.runner.generate`. Scores are parsed with :func:`judges.parse.parse_score` in [0, 5].
     """
 
     def __init__(
@@ -59,30 +77,33 @@ class PointwiseJudge:
         run: Run,
         *,
         prompt: str = "pointwise_additive",
-        n: int = 11,
-        temperature: float = 0.7,
-        top_p: float = 0.9,
+        n: int = META_REWARDING_SAMPLING["n"],
+        temperature: float = META_REWARDING_SAMPLING["temperature"],
+        top_p: float = META_REWARDING_SAMPLING["top_p"],
         max_tokens: int = 512,
         seed: int = 0,
+        low: float = 0.0,
+        high: float = 5.0,
     ) -> None:
-        self.model, self.run, self.template = model, run, load_prompt(prompt)
-        self.n, self.temperature, self.top_p, self.max_tokens, self.seed = n, temperature, top_p, max_tokens, seed
+        self.model, self.run = model, run
+        self.template = load_prompt(prompt, POINTWISE_FIELDS)
+        # SamplingParams validates now: a bad n or temperature fails before any model call
+        self.params = SamplingParams(n=n, temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed)
+        self.low, self.high = low, high
 
     def requests(self, items: list[tuple[str, str]]) -> list[Request]:
+        check_items(items, 2, "pointwise judge")
         return [
-            Request.chat(
-                self.template.to_messages(instruction=ins, response=resp),
-                n=self.n,
-                temperature=self.temperature,
-                top_p=self.top_p,
-                max_tokens=self.max_tokens,
-                seed=self.seed,
-            )
+            Request(messages=tuple(self.template.to_messages(instruction=ins, response=resp)), params=self.params)
             for ins, resp in items
         ]
 
     def score(
         self, items: list[tuple[str, str]], on_progress: Callable[[int], None] | None = None
     ) -> list[PointwiseScore]:
+        """(instruction, response) -> one PointwiseScore per item, in order."""
         outs = generate(self.model, self.requests(items), self.run, on_progress=on_progress)
-        return [PointwiseScore([c.text for c in comps], [parse_score(c.text) for c in comps]) for comps in outs]
+        return [
+            PointwiseScore([c.text for c in comps], [parse_score(c.text, self.low, self.high) for c in comps])
+            for comps in outs
+        ]

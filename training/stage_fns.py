@@ -242,7 +242,7 @@ def judge_pairs(loop: Loop, current: Path, judged: list[dict[str, Any]], it: Ite
         matrix, _, _ = battle_matrix(battles, len(texts))
         all_battles.append((battles, texts))
         if matrix.sum() == 0:
-            skipped["no_weighted_wins"] += 1  # no parsed battle, or the meta-judge always picked one position
+            skipped["no_parsed_battles"] += 1
             continue
         choice = pairs.select_judge_pair(list(elo_scores(matrix)), texts, rng, max_judgment_len=it.max_judgment_len)
         if isinstance(choice, pairs.Skip):

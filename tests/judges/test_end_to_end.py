@@ -1,0 +1,89 @@
+"""The three judges on the real tiny HF model: structure, counted parse failures, cached re-runs."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+
+from harness.backends import load_model
+from harness.runner import Run, generate
+from harness.store import Store
+from harness.types import Model
+from judges.meta import Battle, MetaJudge, battle_matrix, choose_pair, elo_scores
+from judges.pairwise import PairwiseJudge, PairwiseVerdict, preference_from_logprobs
+from judges.parse import parse_clf, parse_score, parse_winner
+from judges.pointwise import PointwiseJudge, PointwiseScore
+
+ITEMS = [
+    ("What is the capital of France?", "The capital of France is Paris."),
+    ("Name a prime number.", "7 is a prime number: it has no divisors but 1 and itself."),
+]
+PAIRS = [(ins, resp, "I do not know.") for ins, resp in ITEMS]
+JUDGMENTS = ["Relevant and correct. Score: 4", "Complete and expert. Score: 5", "Off-topic. Score: 1"]
+
+
+def run_all(model: Model, run: Run) -> tuple[list[PointwiseScore], list[PairwiseVerdict], list[Battle]]:
+    scored = PointwiseJudge(model, run, n=3, max_tokens=12, seed=1).score(ITEMS)
+    verdicts = PairwiseJudge(model, run, seed=2).compare(PAIRS)
+    battles = MetaJudge(model, run, max_tokens=12, seed=3).battles(ITEMS[0][0], ITEMS[0][1], JUDGMENTS)
+    return scored, verdicts, battles
+
+
+def test_judges_on_the_tiny_model(tiny_model: Path, tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.sqlite")
+    model = load_model(f"hf:{tiny_model}", store=store)
+    run = Run.start(store, "judges-e2e", {})
+    scored, verdicts, battles = run_all(model, run)
+    assert run.stats.calls_made == len(ITEMS) + 2 * len(PAIRS) + 6 and run.stats.calls_failed == 0
+
+    # pointwise: N judgments per item; a judgment that does not parse is None and counted, never a score
+    assert [len(s.judgments) for s in scored] == [3, 3]
+    for s in scored:
+        assert s.scores == [parse_score(t) for t in s.judgments]
+        assert s.n_failed == sum(x is None for x in s.scores) and s.n_valid + s.n_failed == 3
+        assert (s.mean is None) == (s.n_valid == 0) and (s.variance is None) == (s.n_valid == 0)
+    assert sum(s.n_failed for s in scored) > 0  # random text: parse failures happen and are reported
+
+    # pairwise: logprobs came back from the hf backend (top-5 of the single token), and each order's
+    # preference is what they (or, without m/M among them, the answer text) say
+    judge = PairwiseJudge(model, run, seed=2)
+    comps = generate(model, judge.requests(PAIRS), run)  # from the store
+    assert all(c[0].logprobs is not None and len(c[0].logprobs[0]) >= 5 for c in comps)
+    assert len(verdicts) == len(PAIRS)
+    for k, v in enumerate(verdicts):
+        for order, (comp, pref, method) in enumerate(
+            zip((comps[2 * k][0], comps[2 * k + 1][0]), (v.p_ab, v.p_ba), v.methods, strict=True)
+        ):
+            from_lp = preference_from_logprobs(comp.logprobs[0])  # type: ignore[index]
+            answer = parse_clf(comp.text)
+            expected = from_lp if from_lp is not None else (None if answer is None else {"m": 1.0, "M": 2.0}[answer])
+            if expected is not None and order == 1:
+                expected = 3.0 - expected
+            assert pref == expected
+            assert method == ("logprobs" if from_lp is not None else None if answer is None else "text")
+        assert v.texts == (comps[2 * k][0].text, comps[2 * k + 1][0].text)
+        assert v.n_failed == (v.p_ab is None) + (v.p_ba is None)
+        assert (v.verdict is None) == (v.n_failed > 0) and (v.mean_preference is None) == (v.n_failed > 0)
+        assert v.verdict in (None, "A", "B", "tie")
+
+    # meta-judge: every ordered pair once; unparsed battles have no winner and add nothing to the matrix
+    assert sorted((b.first, b.second) for b in battles) == [(i, k) for i in range(3) for k in range(3) if i != k]
+    for b in battles:
+        w = parse_winner(b.text)
+        assert b.winner == (None if w is None else 1 if w == "A" else 2)
+    matrix, w1, w2 = battle_matrix(battles, 3)
+    assert matrix.sum() == sum(w1 if b.winner == 1 else w2 for b in battles if b.winner is not None)
+    if matrix.sum() == 0:
+        assert np.allclose(elo_scores(matrix), 1000.0) and choose_pair(elo_scores(matrix), random.Random(0)) is None
+
+    # a second run against the same store makes no model call and returns the same judgments
+    store2 = Store(tmp_path / "s.sqlite")
+    run2 = Run.start(store2, "judges-e2e", {})
+    again = run_all(model, run2)
+    assert run2.stats.calls_made == 0 and run2.stats.calls_reused == run.stats.calls_made
+    assert [s.judgments for s in again[0]] == [s.judgments for s in scored]
+    assert [(v.p_ab, v.p_ba, v.verdict) for v in again[1]] == [(v.p_ab, v.p_ba, v.verdict) for v in verdicts]
+    assert again[2] == battles
+    model.close()
