@@ -272,40 +272,37 @@ def score_arena_hard_cmd(
 @score.command("alpaca_eval")
 @click.option("--annotations", "annotations_path", required=True, help="alpaca_eval annotations.json.")
 @click.option("--outputs", "outputs_path", default=None, help="alpaca_eval model_outputs.json (for avg_length).")
+@click.option("--gamed", default=None, help="df_gamed.csv of the LC GLM (local copy of the hub file).")
+@click.option("--difficulty", default=None, help="instruction_difficulty.csv of the LC GLM (local copy).")
+@click.option("--lc-hub", is_flag=True, help="Read the LC inputs from the tatsu-lab/alpaca_eval hub dataset.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--record", is_flag=True, help="Also record the scores in the store (for `harness leaderboard`).")
 @store_option
 def score_alpaca_eval_cmd(
-    annotations_path: str, outputs_path: str | None, as_json: bool, record: bool, store_path: str | None
-) -> None:
-    """AlpacaEval 2 win rate, standard error, counts, discrete win rate and avg length (alpaca_eval's definitions)."""
+    annotations_path: str, outputs_path: str | None, gamed: str | None, difficulty: str | None, lc_hub: bool,
+    as_json: bool, record: bool, store_path: str | None,
+) -> None:  # fmt: skip
+    """AlpacaEval 2 win rate, SE, counts, discrete win rate, avg length, and the LC win rate when its inputs are given."""
     import json
 
-    from benchmarks.alpaca_eval import score_alpaca_eval
+    from benchmarks.alpaca_eval import metric_values, score_alpaca_eval
 
-    result = score_alpaca_eval(annotations_path, outputs_path)
+    result = score_alpaca_eval(annotations_path, outputs_path, gamed=gamed, difficulty=difficulty, lc_from_hub=lc_hub)
     if record:
         from harness.store import Store
 
         store = Store(store_path)
         run_id = store.start_run("score alpaca_eval", {"annotations": annotations_path, "outputs": outputs_path})
-        se = result["standard_error"]
-        rows = [
-            {"metric": "win_rate", "value": result["win_rate"], "ci_low": result["win_rate"] - 1.96 * se,
-             "ci_high": result["win_rate"] + 1.96 * se, "n": result["n_total"]},
-            {"metric": "discrete_win_rate", "value": result["discrete_win_rate"], "n": result["n_total"]},
-        ]  # fmt: skip
-        if "avg_length" in result:
-            rows.append({"metric": "avg_length", "value": result["avg_length"], "n": result["n_total"]})
+        rows = [m.to_row() for m in metric_values(result)]
         store.put_results(run_id, None, result.get("model", annotations_path), "alpaca_eval", rows)
         store.update_run(run_id, {}, status="finished")
         store.close()
         result["run_id"] = run_id
     if as_json:
-        click.echo(json.dumps(result, indent=2))
+        click.echo(json.dumps(result, indent=2, default=str))
         return
-    for key in ("model", "win_rate", "standard_error", "n_wins", "n_wins_base", "n_draws", "n_total",
-                "discrete_win_rate", "avg_length"):  # fmt: skip
+    for key in ("model", "baseline", "win_rate", "standard_error", "lc_win_rate", "lc_standard_error", "n_wins",
+                "n_wins_base", "n_draws", "n_total", "discrete_win_rate", "avg_length"):  # fmt: skip
         if key in result:
             click.echo(f"{key:<18}{result[key]}")
 
