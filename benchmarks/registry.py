@@ -21,6 +21,7 @@ _BENCHMARKS: dict[str, Callable[[EvalContext], BenchmarkResult]] = {}
 # module that registers each benchmark (imported on first use, so optional parts stay lazy)
 _MODULES = {
     "judge": "benchmarks.judge_bench",
+    "alpaca_eval": "benchmarks.alpaca_eval_run",
     "arena_hard": "benchmarks.arena_hard_run",
     "mt_bench": "benchmarks.mt_bench_run",
     "taskworld": "benchmarks.taskworld",

@@ -414,3 +414,28 @@ def test_recorded_scores_reach_the_leaderboard(shared: Path, tmp_path: Path) -> 
         assert rows[model]["alpaca_eval.avg_length"]["value"] == s["avg_length"]
         assert rows[model]["run_id"] == s["run_id"]
     assert "alpaca_eval.win_rate" in (out / "leaderboard.md").read_text()
+
+
+@pytest.mark.vllm
+def test_alpaca_eval_end_to_end(vllm_engine, vllm_server_b, shared: Path, tmp_path: Path) -> None:
+    """The tiny model answers 4 AlpacaEval instructions (vLLM engine); a `vllm serve` tiny model is the weighted
+    judge (top-5 logprobs, seeded order, flipped back)."""
+    from benchmarks.registry import EvalContext, run_benchmark
+    from harness.runner import Run
+    from harness.store import Store
+
+    store = Store(tmp_path / "s.sqlite")
+    run = Run.start(store, "eval", {})
+    ref = shared / "alpaca_eval" / "results" / "gpt4_1106_preview" / "model_outputs.json"
+    ctx = EvalContext(model_spec="vllm:tiny", store=store, run=run, judge_spec=vllm_server_b.spec, limit=4,
+                      data={"alpaca_eval_reference": str(ref)}, options={"max_tokens": 16})  # fmt: skip
+    ctx._models["vllm:tiny"] = vllm_engine
+    res = run_benchmark("alpaca_eval", ctx)
+    m = {x.name: x for x in res.metrics}
+    assert len(res.samples) == 4 and run.stats.calls_made == 4 + 4
+    parsed = [s["preference"] for s in res.samples if s["preference"] is not None]
+    assert res.extra["unparsed_judgments"] == 4 - len(parsed)
+    assert all(1 <= p <= 2 for p in parsed)
+    if parsed:
+        assert m["win_rate"].value == pytest.approx(100 * sum(p - 1 for p in parsed) / len(parsed))
+    ctx._models.clear()
