@@ -9,6 +9,8 @@ AlpacaEval 2; without it the hub eval set is loaded); the LC win rate is added w
 
 from __future__ import annotations
 
+import math
+
 from benchmarks import alpaca_eval
 from benchmarks.registry import DEFAULT_JUDGE, BenchmarkResult, EvalContext, benchmark
 from harness.runner import generate
@@ -66,6 +68,9 @@ def run_alpaca_eval(ctx: EvalContext) -> BenchmarkResult:
         )
         result.update(lc_win_rate=lc.win_rate, lc_standard_error=lc.standard_error)
     metrics = alpaca_eval.metric_values(result)
+    for m in metrics:  # no parsed preference at all: undefined, not NaN
+        if m.value is not None and math.isnan(m.value):
+            m.value = m.ci_low = m.ci_high = None
     unparsed = sum(a["preference"] is None for a in annotations)
     extra = {"unparsed_judgments": unparsed, "n_draws": result["n_draws"], "n_total": result["n_total"]}
     return BenchmarkResult("alpaca_eval", metrics, annotations, extra)

@@ -249,6 +249,8 @@ def score_arena_hard_cmd(
         store = Store(store_path)
         run_id = store.start_run("score arena_hard", {"answers": answers_dir, "judgments": judgments_dir, "seed": seed})
         for model, m in result["models"].items():
+            if model == baseline:  # its score is 50 by construction
+                continue
             rows = [{"metric": "score", "value": m["score"], "ci_low": m["ci_low"], "ci_high": m["ci_high"],
                      "n": m["n_battles"]}, {"metric": "avg_tokens", "value": m["avg_tokens"]}]  # fmt: skip
             store.put_results(run_id, None, model, "arena_hard", rows)
@@ -262,6 +264,8 @@ def score_arena_hard_cmd(
     for col in ("model", "score", "95% CI", "avg tokens"):
         table.add_column(col, justify="left" if col == "model" else "right")
     for model, m in sorted(result["models"].items(), key=lambda kv: -kv[1]["score"]):
+        if m.get("ci_low") is None:
+            continue
         tokens = "-" if m["avg_tokens"] is None else f"{m['avg_tokens']:.0f}"
         table.add_row(
             model, f"{m['score']:.1f}", f"({m['ci_low'] - m['score']:+.1f}, {m['ci_high'] - m['score']:+.1f})", tokens
