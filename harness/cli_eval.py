@@ -173,6 +173,21 @@ def compare(
 COMMANDS.append(compare)
 
 
+def record_scores(
+    store_path: str | None, command: str, config: dict[str, object], benchmark: str, per_model: dict[str, list[dict]]
+) -> str:
+    """Record scored reference files as one finished run (rows per model) for `harness leaderboard`."""
+    from harness.store import Store
+
+    store = Store(store_path)
+    run_id = store.start_run(command, config)
+    for model, rows in per_model.items():
+        store.put_results(run_id, None, model, benchmark, rows)
+    store.update_run(run_id, {}, status="finished")
+    store.close()
+    return run_id
+
+
 @click.group()
 def score() -> None:
     """Score a reference tool's own output files without re-running anything."""
@@ -197,18 +212,13 @@ def score_mt_bench_cmd(
 
     result = score_mt_bench(judgments_path, questions_path)
     if record:
-        from harness.store import Store
-
-        store = Store(store_path)
-        run_id = store.start_run("score mt_bench", {"judgments": judgments_path, "questions": questions_path})
-        for model, m in result["models"].items():
-            rows = [
-                {"metric": k, "value": m[k], "n": m["n_valid"]} for k in ("turn1", "turn2", "overall", "mean_of_turns")
-            ]
-            store.put_results(run_id, None, model, "mt_bench", rows)
-        store.update_run(run_id, {}, status="finished")
-        store.close()
-        result["run_id"] = run_id
+        keys = ("turn1", "turn2", "overall", "mean_of_turns")
+        per_model = {
+            model: [{"metric": k, "value": m[k], "n": m["n_valid"]} for k in keys]
+            for model, m in result["models"].items()
+        }
+        config = {"judgments": judgments_path, "questions": questions_path}
+        result["run_id"] = record_scores(store_path, "score mt_bench", config, "mt_bench", per_model)
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
@@ -244,19 +254,14 @@ def score_arena_hard_cmd(
 
     result = score_arena_hard(answers_dir, judgments_dir, baseline=baseline, seed=seed)
     if record:
-        from harness.store import Store
-
-        store = Store(store_path)
-        run_id = store.start_run("score arena_hard", {"answers": answers_dir, "judgments": judgments_dir, "seed": seed})
-        for model, m in result["models"].items():
-            if model == baseline:  # its score is 50 by construction
-                continue
-            rows = [{"metric": "score", "value": m["score"], "ci_low": m["ci_low"], "ci_high": m["ci_high"],
-                     "n": m["n_battles"]}, {"metric": "avg_tokens", "value": m["avg_tokens"]}]  # fmt: skip
-            store.put_results(run_id, None, model, "arena_hard", rows)
-        store.update_run(run_id, {}, status="finished")
-        store.close()
-        result["run_id"] = run_id
+        per_model = {
+            model: [{"metric": "score", "value": m["score"], "ci_low": m["ci_low"], "ci_high": m["ci_high"],
+                     "n": m["n_battles"]}, {"metric": "avg_tokens", "value": m["avg_tokens"]}]
+            for model, m in result["models"].items()
+            if model != baseline  # its score is 50 by construction
+        }  # fmt: skip
+        config = {"answers": answers_dir, "judgments": judgments_dir, "seed": seed}
+        result["run_id"] = record_scores(store_path, "score arena_hard", config, "arena_hard", per_model)
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
@@ -293,15 +298,9 @@ def score_alpaca_eval_cmd(
 
     result = score_alpaca_eval(annotations_path, outputs_path, gamed=gamed, difficulty=difficulty, lc_from_hub=lc_hub)
     if record:
-        from harness.store import Store
-
-        store = Store(store_path)
-        run_id = store.start_run("score alpaca_eval", {"annotations": annotations_path, "outputs": outputs_path})
-        rows = [m.to_row() for m in metric_values(result)]
-        store.put_results(run_id, None, result.get("model", annotations_path), "alpaca_eval", rows)
-        store.update_run(run_id, {}, status="finished")
-        store.close()
-        result["run_id"] = run_id
+        per_model = {str(result.get("model", annotations_path)): [m.to_row() for m in metric_values(result)]}
+        config = {"annotations": annotations_path, "outputs": outputs_path}
+        result["run_id"] = record_scores(store_path, "score alpaca_eval", config, "alpaca_eval", per_model)
     if as_json:
         click.echo(json.dumps(result, indent=2, default=str))
         return
