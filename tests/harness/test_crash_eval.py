@@ -29,7 +29,7 @@ def reference(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> dic
     }
 
 
-@pytest.mark.parametrize("point", range(3))
+@pytest.mark.parametrize("point", range(10))
 def test_sigkill_and_rerun(point: int, reference: dict, tiny_model: Path, tmp_path: Path) -> None:
     delay = random.Random(1000 + point).uniform(3.0, 9.0)  # seconds after start: load, generation or writing
     store, out = tmp_path / "s.sqlite", tmp_path / "out"
