@@ -41,6 +41,20 @@ def _device_args() -> dict[str, Any]:
     }
 
 
+def _common_args(out_dir: str | Path, settings: TrainSettings) -> dict[str, Any]:
+    """The TrainingArguments shared by SFT and DPO."""
+    return {
+        "output_dir": str(Path(out_dir) / "_trainer"),
+        "num_train_epochs": settings.epochs,
+        "learning_rate": settings.learning_rate,
+        "per_device_train_batch_size": settings.batch_size,
+        "gradient_accumulation_steps": settings.grad_accum,
+        "max_length": settings.max_length,
+        "seed": settings.seed,
+        **_device_args(),
+    }
+
+
 def _quiet(trainer: Any) -> Any:
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
@@ -78,15 +92,8 @@ def sft(
     tok = AutoTokenizer.from_pretrained(str(base))
     model = AutoModelForCausalLM.from_pretrained(str(base), use_safetensors=True)
     cfg = SFTConfig(
-        output_dir=str(Path(out_dir) / "_trainer"),
-        num_train_epochs=settings.epochs,
-        learning_rate=settings.learning_rate,
-        per_device_train_batch_size=settings.batch_size,
-        gradient_accumulation_steps=settings.grad_accum,
-        max_length=settings.max_length,
         assistant_only_loss=True,
-        seed=settings.seed,
-        **_device_args(),
+        **_common_args(out_dir, settings),
     )
     trainer = SFTTrainer(model=model, args=cfg, train_dataset=Dataset.from_list(rows), processing_class=tok)
     _quiet(trainer).train()
@@ -111,15 +118,8 @@ def dpo(
     model = AutoModelForCausalLM.from_pretrained(str(policy), use_safetensors=True)
     ref = AutoModelForCausalLM.from_pretrained(str(policy), use_safetensors=True)
     cfg = DPOConfig(
-        output_dir=str(Path(out_dir) / "_trainer"),
-        num_train_epochs=settings.epochs,
-        learning_rate=settings.learning_rate,
-        per_device_train_batch_size=settings.batch_size,
-        gradient_accumulation_steps=settings.grad_accum,
-        max_length=settings.max_length,
         beta=settings.beta,
-        seed=settings.seed,
-        **_device_args(),
+        **_common_args(out_dir, settings),
     )
     trainer = DPOTrainer(
         model=model, ref_model=ref, args=cfg, train_dataset=Dataset.from_list(rows), processing_class=tok
