@@ -58,6 +58,18 @@ class SamplingParams:
     def sample_seed(self, index: int) -> int | None:
         return None if self.seed is None else self.seed + index
 
+    def seeded_for(self, *content: str) -> SamplingParams:
+        """These params with a seed derived from ``seed`` and the request's ``content`` (None stays None).
+
+        Why: seeded samplers draw the same noise for the same seed, so requests on similar prompts that share
+        one seed repeat one another's choices (a meta-judge would answer "A" everywhere or "B" everywhere).
+        A content-derived seed makes requests independent draws, yet stable across processes and batches.
+        """
+        if self.seed is None:
+            return self
+        digest = hashlib.blake2b("\x1f".join((str(self.seed), *content)).encode(), digest_size=8).digest()
+        return dataclasses.replace(self, seed=int.from_bytes(digest, "big") % 2**31)
+
 
 @dataclass(frozen=True)
 class Request:

@@ -171,7 +171,7 @@ class MetaJudge:
     """Runs the meta-judge prompt (Meta-Rewarding Fig. 2) on every ordered pair of judgments of a response.
 
     The paper gives no separate meta-judge decoding parameters; the defaults are its response / judgment
-    sampling parameters (Sec. 3.1: temperature 0.8, top p 0.95). Each request has n=1 and the same ``seed``.
+    sampling parameters (Sec. 3.1: temperature 0.8, top p 0.95). Each request has n=1 and a seed derived from ``seed`` and its content (independent draws).
     """
 
     def __init__(
@@ -210,7 +210,8 @@ class MetaJudge:
                 msgs = self.template.to_messages(
                     instruction=instruction, response=response, judgment_a=judgments[i], judgment_b=judgments[j]
                 )
-                reqs.append(Request(messages=tuple(msgs), params=self.params))
+                params = self.params.seeded_for(instruction, response, judgments[i], judgments[j])
+                reqs.append(Request(messages=tuple(msgs), params=params))
         outs = iter(generate(self.model, reqs, self.run))
         result = []
         for order in orders:

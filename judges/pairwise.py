@@ -158,7 +158,7 @@ class PairwiseJudge:
 
     def _request(self, instruction: str, first: str, second: str) -> Request:
         msgs = self.template.to_messages(instruction=instruction, output_1=first, output_2=second)
-        return Request(messages=tuple(msgs), params=self.params)
+        return Request(messages=tuple(msgs), params=self.params.seeded_for(instruction, first, second))
 
     def requests(self, items: list[tuple[str, str, str]]) -> list[Request]:
         """The requests of :meth:`compare`: per item, order (a, b) then order (b, a)."""

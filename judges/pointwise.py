@@ -67,7 +67,7 @@ def check_items(items: list[Any], arity: int, what: str) -> None:
 class PointwiseJudge:
     """Scores (instruction, response) items with a pointwise prompt (default: the additive 5-point prompt).
 
-    One request per item with ``n`` samples, sample i seeded ``seed + i``; cached and resumable through
+    One request per item with ``n`` samples, sample i seeded ``s + i`` (s derived from ``seed`` and the item); cached and resumable through
     :func:`harness.runner.generate`. Scores are parsed with :func:`judges.parse.parse_score` in [0, 5].
     """
 
@@ -94,7 +94,10 @@ class PointwiseJudge:
     def requests(self, items: list[tuple[str, str]]) -> list[Request]:
         check_items(items, 2, "pointwise judge")
         return [
-            Request(messages=tuple(self.template.to_messages(instruction=ins, response=resp)), params=self.params)
+            Request(
+                messages=tuple(self.template.to_messages(instruction=ins, response=resp)),
+                params=self.params.seeded_for(ins, resp),
+            )
             for ins, resp in items
         ]
 

@@ -8,7 +8,7 @@ import pytest
 
 from harness.runner import Run
 from harness.store import Store
-from harness.types import Completion, HarnessError, Request
+from harness.types import Completion, HarnessError, Request, SamplingParams
 from judges.meta import (
     ELO_SCALE,
     Battle,
@@ -142,7 +142,12 @@ def test_meta_judge_asks_every_ordered_pair(tmp_path: Path) -> None:
     battles = judge.battles("q", "r", judgments)
     assert [(b.first, b.second) for b in battles] == [(0, 1), (0, 2), (1, 0), (1, 2), (2, 0), (2, 1)]
     assert all(b.winner_index == max((b.first, b.second), key=lambda i: judgments[i]) for b in battles)
-    assert len(model.requests) == 6 and all(r.params.n == 1 and r.params.seed == 3 for r in model.requests)
+    assert len(model.requests) == 6 and all(r.params.n == 1 for r in model.requests)
+    # one seed per ordered pair, derived from seed 3 and the pair: independent draws, the same in every process
+    seeds = [r.params.seed for r in model.requests]
+    assert len(set(seeds)) == 6
+    assert seeds[0] == SamplingParams(seed=3).seeded_for("q", "r", "Score: 2", "Score: 5").seed
+    assert MetaJudge(model, run, seed=4).params.seeded_for("q").seed != judge.params.seeded_for("q").seed
     matrix, _, _ = battle_matrix(battles, 3)
     assert choose_pair(elo_scores(matrix), random.Random(0)) == (1, 0)
     many = judge.battles_many([("q", "r", judgments), ("q2", "r2", ["Score: 1", "Score: 1"]), ("q3", "r3", ["x"])])
