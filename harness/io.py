@@ -6,10 +6,12 @@ Every input error names its file and line; every output file appears whole or no
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +89,33 @@ def atomic_write_jsonl(path: str | os.PathLike[str], rows: Iterable[dict[str, An
 
 def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Build a directory (a checkpoint) under a temporary name and rename it into place when complete.
+
+    A process killed while writing leaves only a hidden ``.NAME.*.tmp`` directory (removed by the next
+    build), never a half-written ``path``; a finished build replaces whatever ``path`` held.
+    """
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    for stale in p.parent.glob(f".{p.name}.*.tmp"):
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent))
+    try:
+        yield tmp
+        replace_dir(tmp, p)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def replace_dir(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+    """Move the finished directory ``src`` to ``dst``, replacing what ``dst`` held (an earlier, stale copy)."""
+    if Path(dst).exists():
+        shutil.rmtree(dst)
+    os.replace(src, dst)
 
 
 def check_writable(path: str | os.PathLike[str]) -> None:

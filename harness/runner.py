@@ -58,8 +58,15 @@ class Run:
     stats: RunStats = field(default_factory=RunStats)
 
     @classmethod
-    def start(cls, store: Store, command: str, config: dict[str, Any]) -> Run:
-        return cls(store, store.start_run(command, config))
+    def start(cls, store: Store, command: str, config: dict[str, Any], run_id: str | None = None) -> Run:
+        return cls(store, store.start_run(command, config, run_id))
+
+    @classmethod
+    def resume(cls, store: Store, run_id: str) -> Run:
+        """Continue a run recorded in ``store``: its counters go on from their recorded values."""
+        record = store.reopen_run(run_id)
+        known = {f.name for f in dataclasses.fields(RunStats)}
+        return cls(store, run_id, RunStats(**{k: v for k, v in record["counters"].items() if k in known}))
 
     def checkpoint(self) -> None:
         self.store.update_run(self.run_id, self.stats.to_dict())
@@ -96,10 +103,11 @@ def _call_chunk(
             run.stats.prompt_tokens += comp.prompt_tokens if j == 0 else 0
             run.stats.completion_tokens += comp.completion_tokens
             rows.append((keys[i][j], model.identity, j, requests[i].content_key(), comp))
-    if rows:
-        run.store.put_many(rows, run.run_id)
     run.stats.absorb_backend(model)
-    run.checkpoint()
+    if rows:
+        run.store.put_many(rows, run.run_id, counters=run.stats.to_dict())
+    else:
+        run.checkpoint()
 
 
 def generate(

@@ -162,10 +162,21 @@ class Store:
                 out[key] = Completion.from_dict(json.loads(comp))
         return out
 
-    def put_many(self, rows: Iterable[tuple[str, str, int, dict[str, Any], Completion]], run_id: str | None) -> int:
-        """Insert (key, model, index, request, completion) rows in one transaction; existing keys are kept."""
+    def put_many(
+        self,
+        rows: Iterable[tuple[str, str, int, dict[str, Any], Completion]],
+        run_id: str | None,
+        counters: dict[str, Any] | None = None,
+    ) -> int:
+        """Insert (key, model, index, request, completion) rows in one transaction; existing keys are kept.
+
+        ``counters`` updates the run's counters in the same transaction, so a process killed at any point
+        leaves the stored calls and the calls counted in the run record in step.
+        """
         now = time.time()
         with self.transaction() as conn:
+            if counters is not None and run_id is not None:
+                conn.execute("UPDATE runs SET counters=? WHERE run_id=?", (json.dumps(counters), run_id))
             cur = conn.executemany(
                 "INSERT OR IGNORE INTO generations VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
@@ -201,8 +212,12 @@ class Store:
             conn.executemany("DELETE FROM claims WHERE key=? AND pid=?", [(k, os.getpid()) for k in keys])
 
     # runs ------------------------------------------------------------------
-    def start_run(self, command: str, config: dict[str, Any]) -> str:
-        run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:8]
+    @staticmethod
+    def new_run_id() -> str:
+        return time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:8]
+
+    def start_run(self, command: str, config: dict[str, Any], run_id: str | None = None) -> str:
+        run_id = run_id or self.new_run_id()
         with self.transaction() as conn:
             conn.execute(
                 "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, NULL, 'running', '{}')",
@@ -216,6 +231,13 @@ class Store:
                 ),
             )
         return run_id
+
+    def reopen_run(self, run_id: str) -> dict[str, Any]:
+        """Mark an interrupted or finished run as running again (a resumed ``harness iterate``); returns it."""
+        run = self.get_run(run_id)
+        with self.transaction() as conn:
+            conn.execute("UPDATE runs SET status='running', ended_at=NULL WHERE run_id=?", (run_id,))
+        return run
 
     def update_run(self, run_id: str, counters: dict[str, Any], status: str | None = None) -> None:
         with self.transaction() as conn:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from harness.io import atomic_dir
+
 SPECIAL_TOKENS = ["<|pad|>", "<|bos|>", "<|end|>", "<|system|>", "<|user|>", "<|assistant|>"]
 
 CHAT_TEMPLATE = (
@@ -43,12 +45,16 @@ def make_tiny(
     max_positions: int = 8192,
 ) -> Path:
     """Build the tokenizer and model into ``out_dir`` and return it."""
+    with atomic_dir(out_dir) as tmp:  # a killed build leaves no half-written checkpoint
+        _build(tmp, seed, vocab_size, hidden_size, num_layers, num_heads, max_positions)
+    return Path(out_dir)
+
+
+def _build(out: Path, seed: int, vocab_size: int, hidden_size: int, num_layers: int, num_heads: int,
+           max_positions: int) -> None:  # fmt: skip
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
 
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -92,4 +98,3 @@ def make_tiny(
     model.generation_config.pad_token_id = fast.pad_token_id
     model.save_pretrained(out, safe_serialization=True)
     (out / "harness_tiny.json").write_text(json.dumps({"seed": seed, "source": "harness make-tiny"}) + "\n")
-    return out
