@@ -94,6 +94,12 @@ class EvalSection:
 
 
 @dataclass
+class TrainingSection:
+    launcher: str = "inprocess"  # inprocess | accelerate (several GPUs: `accelerate launch` per training stage)
+    accelerate_args: list[str] = field(default_factory=list)  # e.g. [--multi_gpu, --num_processes, "8"]
+
+
+@dataclass
 class RunConfig:
     mode: str = "meta_rewarding"  # or self_rewarding
     base_model: str = "builtin:tiny"
@@ -110,13 +116,14 @@ class RunConfig:
     judge: JudgeSection = field(default_factory=JudgeSection)
     iterations: list[IterationSection] = field(default_factory=lambda: [IterationSection(), IterationSection()])
     eval: EvalSection = field(default_factory=EvalSection)
+    training: TrainingSection = field(default_factory=TrainingSection)
     gates: list[str] = field(default_factory=list)
     best_metric: str = "judge.pairwise_accuracy"
 
 
 _SECTIONS = {
     "sft": SFTSection, "eft": EFTSection, "prompts": PromptsSection, "generation": GenerationSection,
-    "judge": JudgeSection, "eval": EvalSection,
+    "judge": JudgeSection, "eval": EvalSection, "training": TrainingSection,
 }  # fmt: skip
 
 
@@ -151,6 +158,11 @@ def _check(cfg: RunConfig, base_dir: Path) -> None:
         raise HarnessError(f"mode: expected self_rewarding or meta_rewarding, got {cfg.mode!r}")
     if cfg.backend not in ("vllm", "hf"):
         raise HarnessError(f"backend: expected vllm or hf, got {cfg.backend!r}")
+    if cfg.training.launcher not in ("inprocess", "accelerate"):
+        raise HarnessError(f"training.launcher: expected inprocess or accelerate, got {cfg.training.launcher!r}")
+    args = cfg.training.accelerate_args
+    if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+        raise HarnessError(f"training.accelerate_args: expected a list of strings, got {args!r}")
     if not cfg.iterations:
         raise HarnessError("iterations: give at least one iteration")
     for i, it in enumerate(cfg.iterations):

@@ -17,15 +17,16 @@ from typing import Any
 
 from benchmarks.registry import EvalContext, run_benchmark
 from harness.backends import load_model
-from harness.io import atomic_write_json
+from harness.io import atomic_write_json, read_json
 from harness.runner import Run
 from harness.store import Store
 from harness.types import HarnessError, Model
 from training import data, stage_fns
 from training.config import IterationSection, RunConfig, config_dict
 from training.gates import evaluate_gates, parse_rules
+from training.launch import train
 from training.stages import StageDir
-from training.trainers import TrainSettings, dpo, logprob_margins, sft
+from training.trainers import TrainSettings, logprob_margins
 
 
 class Loop:
@@ -35,10 +36,28 @@ class Loop:
         self.root.mkdir(parents=True, exist_ok=True)
         self.log = log
         self.store = Store(store_path or self.root / "store.sqlite")
-        self.run = Run.start(self.store, "iterate", config_dict(cfg))
+        self.run = self._start_or_resume_run()
         self.models: dict[str, Model] = {}
         self.rules = parse_rules(cfg.gates)
         self.history: list[dict[str, float]] = []
+
+    def _start_or_resume_run(self) -> Run:
+        """A rerun of an interrupted ``harness iterate`` (same out_dir, store and config) continues its run
+        record, so its results, samples and call counters stay under one run id."""
+        marker = self.root / "run.json"
+        config = json.loads(json.dumps(config_dict(self.cfg), default=str))
+        if marker.exists():
+            run_id = read_json(marker).get("run_id")
+            try:
+                record = self.store.get_run(str(run_id))
+            except HarnessError:
+                record = None
+            if record is not None and record["command"] == "iterate" and record["config"] == config:
+                self.log(f"resuming run {run_id}")
+                return Run.resume(self.store, str(run_id))
+        run_id = self.store.new_run_id()
+        atomic_write_json(marker, {"run_id": run_id})  # first: a kill now leaves no orphan run record
+        return Run.start(self.store, "iterate", config, run_id)
 
     # models ------------------------------------------------------------------------------
     def model(self, model_dir: Path) -> Model:
@@ -101,7 +120,7 @@ class Loop:
         )
 
         def do_sft() -> tuple[list[dict[str, Any]], dict[str, Any]]:
-            history = sft(m0, ift + eft, m1, settings)
+            history = train("sft", m0, ift + eft, m1, settings, cfg.training)
             return history, {"ift": len(ift), "eft": len(eft), "model": str(m1)}
 
         d0.run("sft", do_sft, config=config_dict(cfg)["sft"], inputs={"base": str(m0)}, log=self.log)
@@ -178,7 +197,7 @@ class Loop:
                 seed=cfg.seed,
                 beta=it_cfg.beta,
             )
-            history = dpo(cur, dpo_rows, out, s)
+            history = train("dpo", cur, dpo_rows, out, s, cfg.training)
             after = logprob_margins(out, dpo_rows)
             counts = {
                 "pairs": len(dpo_rows),

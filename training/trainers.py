@@ -8,10 +8,12 @@ bf16=False`` and without gradient checkpointing (TRL's defaults assume a GPU).
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.io import replace_dir
 from harness.types import HarnessError
 
 
@@ -41,10 +43,15 @@ def _device_args() -> dict[str, Any]:
     }
 
 
+def _scratch(out_dir: str | Path) -> Path:
+    return Path(out_dir).parent / f".{Path(out_dir).name}.trainer"
+
+
 def _common_args(out_dir: str | Path, settings: TrainSettings) -> dict[str, Any]:
     """The TrainingArguments shared by SFT and DPO."""
     return {
-        "output_dir": str(Path(out_dir) / "_trainer"),
+        # scratch space beside the checkpoint, not in it: the checkpoint directory appears only when complete
+        "output_dir": str(_scratch(out_dir)),
         "num_train_epochs": settings.epochs,
         "learning_rate": settings.learning_rate,
         "per_device_train_batch_size": settings.batch_size,
@@ -64,15 +71,25 @@ def _quiet(trainer: Any) -> Any:
 
 
 def _save(trainer: Any, tokenizer: Any, out_dir: Path, history_name: str) -> list[dict[str, Any]]:
-    import shutil
+    """Write the checkpoint under a temporary name and rename it into place when complete.
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    trainer.save_model(str(out_dir))
-    shutil.rmtree(out_dir / "_trainer", ignore_errors=True)
-    (out_dir / "training_args.bin").unlink(missing_ok=True)
-    tokenizer.save_pretrained(str(out_dir))
+    Under ``accelerate launch`` every process takes part in ``save_model`` (sharded states are gathered) and
+    the main process writes; a process killed while saving leaves no half-written checkpoint.
+    """
     history = [h for h in trainer.state.log_history if "loss" in h or "train_loss" in h]
-    (out_dir / history_name).write_text(json.dumps(history, indent=1) + "\n")
+    main = trainer.is_world_process_zero()
+    staging = out_dir.parent / f".{out_dir.name}.saving"
+    if main:
+        shutil.rmtree(staging, ignore_errors=True)
+    trainer.accelerator.wait_for_everyone()
+    trainer.save_model(str(staging))
+    if main:
+        (staging / "training_args.bin").unlink(missing_ok=True)
+        tokenizer.save_pretrained(str(staging))
+        (staging / history_name).write_text(json.dumps(history, indent=1) + "\n")
+        replace_dir(staging, out_dir)
+        shutil.rmtree(_scratch(out_dir), ignore_errors=True)
+    trainer.accelerator.wait_for_everyone()
     return history
 
 
