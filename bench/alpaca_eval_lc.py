@@ -42,14 +42,14 @@ def synthetic(n: int, seed: int) -> tuple[list[dict[str, Any]], pd.DataFrame]:
     rng = np.random.default_rng(seed)
     difficulty = rng.normal(0, 1, n)
 
-    def block(length_gain: float) -> tuple[np.ndarray, np.ndarray]:
+    def block(length_gain: float, quality: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
         delta = rng.normal(length_gain, 600, n).round()  # len(output_1) - len(output_2)
-        z = 0.8 * np.tanh(delta / delta.std()) - 0.9 * difficulty + rng.normal(0, 1, n)
+        z = quality + 0.8 * np.tanh(delta / delta.std()) - 0.9 * difficulty + rng.normal(0, 1, n)
         pref = 1 + 1 / (1 + np.exp(-z))
         pref[rng.random(n) < 0.03] = 0  # draws
         return delta, pref
 
-    delta, pref = block(200)
+    delta, pref = block(300, quality=0.4)
     base_len = rng.integers(800, 2500, n)
     annotations = [
         {
