@@ -171,7 +171,8 @@ class MetaJudge:
     """Runs the meta-judge prompt (Meta-Rewarding Fig. 2) on every ordered pair of judgments of a response.
 
     The paper gives no separate meta-judge decoding parameters; the defaults are its response / judgment
-    sampling parameters (Sec. 3.1: temperature 0.8, top p 0.95). Each request has n=1 and a seed derived from ``seed`` and its content (independent draws).
+    sampling parameters (Sec. 3.1: temperature 0.8, top p 0.95). Each request has n=1 and a seed derived
+    from ``seed`` and its content (:meth:`SamplingParams.seeded_for`: independent draws).
     """
 
     def __init__(

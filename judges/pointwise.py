@@ -67,8 +67,9 @@ def check_items(items: list[Any], arity: int, what: str) -> None:
 class PointwiseJudge:
     """Scores (instruction, response) items with a pointwise prompt (default: the additive 5-point prompt).
 
-    One request per item with ``n`` samples, sample i seeded ``s + i`` (s derived from ``seed`` and the item); cached and resumable through
-    :func:`harness.runner.generate`. Scores are parsed with :func:`judges.parse.parse_score` in [0, 5].
+    One request per item with ``n`` samples, sample i seeded ``s + i`` (s derived from ``seed`` and the
+    item); cached and resumable through :func:`harness.runner.generate`. Scores are parsed with
+    :func:`judges.parse.parse_score` in [0, 5].
     """
 
     def __init__(

@@ -235,6 +235,7 @@ def test_sigkill_at_10_points_and_rerun(finished_run: tuple[Path, Path, str], tm
         ({"eval": {"benchmarks": ["nope"]}}, "unknown benchmark 'nope'"),
         ({"sft": {"epochs": "three"}}, "sft.epochs: expected a number"),
         ({"training": {"launcher": "slurm"}}, "training.launcher: expected inprocess or accelerate"),
+        ({"training": {"accelerate_args": "--multi_gpu"}}, "training.accelerate_args: expected a list of strings"),
     ],
 )
 def test_bad_config(patch: dict, expected: str, tmp_path: Path) -> None:
