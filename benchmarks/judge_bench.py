@@ -25,7 +25,9 @@ BUILTIN = "builtin:taskworld"
 def load_prompts(ctx: EvalContext) -> list[RankedPrompt]:
     source = ctx.data.get("judge") or BUILTIN
     if source == BUILTIN:
-        rows = taskworld.ranked_rows(int(ctx.options.get("taskworld_n", 60)), seed=20_000 + ctx.seed)
+        # the held-out partition: never a training, EFT or self-instruction prompt
+        n = ctx.limit or int(ctx.options.get("taskworld_n", 300))
+        rows = taskworld.ranked_rows(n, seed=20_000 + ctx.seed, split="eval")
         prompts = [RankedPrompt(str(r["id"]), str(r["prompt"]), list(r["responses"]), list(r["ranks"])) for r in rows]
     else:
         prompts = load_ranked(source)
@@ -93,7 +95,8 @@ def run_judge_benchmark(ctx: EvalContext) -> BenchmarkResult:
                 "prompt_id": p.prompt_id, "human_rank": rank, "response": resp, "score": res.mean,
                 "judgments": res.judgments, "scores": res.scores, "parsed": [s is not None for s in res.scores],
             })  # fmt: skip
-    return BenchmarkResult("judge", metrics, samples, extra)
+    units = {p.prompt_id: {"ranks": list(p.ranks), "scores": sc} for p, sc in zip(prompts, per_prompt, strict=True)}
+    return BenchmarkResult("judge", metrics, samples, extra, units=units)
 
 
 def _self_verdict(a: float | None, b: float | None) -> str | None:

@@ -1,15 +1,26 @@
-"""An offline tiny Llama chat model for tests and the demo.
+"""An offline tiny Llama chat model for tests and the demo, and the pretrained base the demo starts from.
 
-A byte-level BPE tokenizer is trained on ``pydoc_data.topics`` (text that ships with
-CPython) and a small randomly initialised ``LlamaForCausalLM`` is saved next to it, with a
-chat template whose assistant turns are wrapped in ``{% generation %}`` markers so TRL can
-train on completions only. Everything is deterministic for a seed and needs no network.
-head_dim is 32 because vLLM's CPU attention needs head_dim >= 32.
+``make_tiny`` trains a byte-level BPE tokenizer whose pre-tokenizer splits every digit into its own token
+(arithmetic is learnable only then) on ``pydoc_data.topics`` (text that ships with CPython) plus task-world
+text, and saves a small randomly initialised ``LlamaForCausalLM`` next to it, with a chat template whose
+assistant turns are wrapped in ``{% generation %}`` markers so TRL can train on completions only. Everything
+is deterministic for a seed and needs no network. head_dim is 32 because vLLM's CPU attention needs >= 32.
+
+``pretrained_base`` is ``builtin:tiny``, the demo's M0: the papers start from a pretrained Llama, so the
+faithful analogue is a short causal-LM pretraining of a few-million-parameter model on plain task-world text
+(``benchmarks.taskworld.pretraining_corpus``: facts and some questions, never a chat or a judgment). It is
+built once per content hash of (seed, architecture, corpus, steps) into the cache directory
+(``$HARNESS_CACHE`` or ``~/.cache/harness``) and reused by the demo and the tests; ``make setup`` builds it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from harness.io import atomic_dir
@@ -28,36 +39,60 @@ CHAT_TEMPLATE = (
 )
 
 
+@dataclass(frozen=True)
+class TinyArch:
+    """The architecture of a tiny model (the defaults: the fast, random one the unit tests use)."""
+
+    vocab_size: int = 2048
+    hidden_size: int = 128
+    num_layers: int = 2
+    num_heads: int = 4
+    intermediate_size: int = 256
+    max_positions: int = 2048
+
+
+# the demo's base: ~2.2M parameters, 4 layers (7.5k training tokens/s on 2 cores)
+BASE_ARCH = TinyArch(vocab_size=2048, hidden_size=192, num_layers=4, num_heads=6, intermediate_size=512)
+
+
+@dataclass(frozen=True)
+class PretrainSettings:
+    steps: int = 1400
+    batch_size: int = 32
+    seq_len: int = 64
+    learning_rate: float = 3e-3
+    warmup: int = 50
+    corpus_docs: int = 30_000
+    corpus_version: int = 5  # bump when benchmarks.taskworld.pretraining_corpus changes
+
+
 def _training_text() -> list[str]:
     from pydoc_data.topics import topics
 
-    return [topics[k] for k in sorted(topics)]
+    from benchmarks import taskworld
+    from judges.prompts import PROMPT_DIR
+
+    # the judge prompts and the task world weigh as much as the Python docs: their words become single tokens
+    prompts = [p.read_text() for p in sorted(PROMPT_DIR.glob("*.txt"))] * 50
+    return [topics[k] for k in sorted(topics)] + prompts + taskworld.pretraining_corpus(20_000, seed=-1)
 
 
-def make_tiny(
-    out_dir: str | Path,
-    *,
-    seed: int = 0,
-    vocab_size: int = 2048,
-    hidden_size: int = 128,
-    num_layers: int = 2,
-    num_heads: int = 4,
-    max_positions: int = 8192,
-) -> Path:
-    """Build the tokenizer and model into ``out_dir`` and return it."""
+def make_tiny(out_dir: str | Path, *, seed: int = 0, arch: TinyArch | None = None) -> Path:
+    """Build the tokenizer and a randomly initialised model into ``out_dir`` and return it."""
     with atomic_dir(out_dir) as tmp:  # a killed build leaves no half-written checkpoint
-        _build(tmp, seed, vocab_size, hidden_size, num_layers, num_heads, max_positions)
+        _build(tmp, seed, arch or TinyArch())
     return Path(out_dir)
 
 
-def _build(out: Path, seed: int, vocab_size: int, hidden_size: int, num_layers: int, num_heads: int,
-           max_positions: int) -> None:  # fmt: skip
-    import torch
+def _tokenizer(vocab_size: int, max_positions: int):  # type: ignore[no-untyped-def]
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    # each digit its own token, then byte-level BPE
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.ByteLevel(add_prefix_space=False)]
+    )
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
@@ -76,18 +111,25 @@ def _build(out: Path, seed: int, vocab_size: int, hidden_size: int, num_layers: 
         model_max_length=max_positions,
     )
     fast.chat_template = CHAT_TEMPLATE
-    fast.save_pretrained(out)
+    return fast
 
+
+def _build(out: Path, seed: int, arch: TinyArch) -> None:
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    fast = _tokenizer(arch.vocab_size, arch.max_positions)
+    fast.save_pretrained(out)
     torch.manual_seed(seed)
     config = LlamaConfig(
         vocab_size=len(fast),
-        hidden_size=hidden_size,
-        intermediate_size=hidden_size * 2,
-        num_hidden_layers=num_layers,
-        num_attention_heads=num_heads,
-        num_key_value_heads=num_heads,
-        head_dim=hidden_size // num_heads,
-        max_position_embeddings=max_positions,
+        hidden_size=arch.hidden_size,
+        intermediate_size=arch.intermediate_size,
+        num_hidden_layers=arch.num_layers,
+        num_attention_heads=arch.num_heads,
+        num_key_value_heads=arch.num_heads,
+        head_dim=arch.hidden_size // arch.num_heads,
+        max_position_embeddings=arch.max_positions,
         bos_token_id=fast.bos_token_id,
         eos_token_id=fast.eos_token_id,
         pad_token_id=fast.pad_token_id,
@@ -98,3 +140,88 @@ def _build(out: Path, seed: int, vocab_size: int, hidden_size: int, num_layers: 
     model.generation_config.pad_token_id = fast.pad_token_id
     model.save_pretrained(out, safe_serialization=True)
     (out / "harness_tiny.json").write_text(json.dumps({"seed": seed, "source": "harness make-tiny"}) + "\n")
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("HARNESS_CACHE") or Path.home() / ".cache" / "harness")
+
+
+def base_key(seed: int, arch: TinyArch = BASE_ARCH, settings: PretrainSettings | None = None) -> str:
+    """Content hash of everything the pretrained base depends on."""
+    settings = settings or PretrainSettings()
+    doc = json.dumps({"seed": seed, "arch": asdict(arch), "pretrain": asdict(settings), "format": 1}, sort_keys=True)
+    return hashlib.blake2b(doc.encode(), digest_size=8).hexdigest()
+
+
+def pretrained_base(
+    seed: int = 0,
+    *,
+    settings: PretrainSettings | None = None,
+    log: Callable[[str], None] | None = None,
+) -> Path:
+    """The pretrained tiny base for ``seed`` (built on first use, then read from the cache)."""
+    settings = settings or PretrainSettings()
+    path = cache_dir() / "tiny" / f"base-{base_key(seed, BASE_ARCH, settings)}"
+    if (path / "model.safetensors").is_file():
+        return path
+    if log:
+        log(f"building the pretrained tiny base into {path} (once; ~{settings.steps // 8} s on 2 cores)")
+    with atomic_dir(path) as tmp:
+        _build(tmp, seed, BASE_ARCH)
+        pretrain(tmp, settings, seed=seed, log=log)
+    return path
+
+
+def pretrain(
+    model_dir: Path, settings: PretrainSettings, *, seed: int = 0, log: Callable[[str], None] | None = None
+) -> list[float]:
+    """Causal-LM pretraining in place on packed sequences of the task-world corpus; returns the loss curve."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from benchmarks import taskworld
+
+    torch.manual_seed(seed)
+    tok = AutoTokenizer.from_pretrained(str(model_dir))
+    model = AutoModelForCausalLM.from_pretrained(str(model_dir), use_safetensors=True)
+    docs = taskworld.pretraining_corpus(settings.corpus_docs, seed=seed)
+    ids: list[int] = []
+    for enc in tok(docs, add_special_tokens=False)["input_ids"]:
+        ids += [tok.bos_token_id, *enc, tok.eos_token_id]
+    data = torch.tensor(ids, dtype=torch.long)
+    n_seq = len(data) // settings.seq_len
+    data = data[: n_seq * settings.seq_len].view(n_seq, settings.seq_len)
+    opt = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=0.01, betas=(0.9, 0.98))
+
+    def lr_at(step: int) -> float:
+        if step < settings.warmup:
+            return (step + 1) / settings.warmup
+        frac = (step - settings.warmup) / max(1, settings.steps - settings.warmup)
+        return 0.05 + 0.95 * 0.5 * (1 + __import__("math").cos(__import__("math").pi * frac))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+    gen = torch.Generator().manual_seed(seed)
+    model.train()
+    losses = []
+    start = time.monotonic()
+    for step in range(settings.steps):
+        batch = data[torch.randint(0, n_seq, (settings.batch_size,), generator=gen)]
+        loss = model(input_ids=batch, labels=batch).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        losses.append(float(loss))
+        if log and (step + 1) % 250 == 0:
+            log(f"  pretrain step {step + 1}/{settings.steps} loss {sum(losses[-50:]) / 50:.3f} "
+                f"({time.monotonic() - start:.0f} s)")  # fmt: skip
+    model.eval()
+    model.save_pretrained(model_dir, safe_serialization=True)
+    info = {"seed": seed, "source": "harness pretrained base", "pretrain": asdict(settings), "final_loss": losses[-1]}
+    (model_dir / "harness_tiny.json").write_text(json.dumps(info) + "\n")
+    return losses
+
+
+if __name__ == "__main__":  # `python -m harness.tiny`: build the cached base (make setup)
+    print(pretrained_base(0, log=print))

@@ -71,8 +71,8 @@ def tiny_judge(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     template = load_prompt("pointwise_additive")
     rows = []
     for r in taskworld.ranked_rows(48, seed=1):
-        for resp, rank in zip(r["responses"], r["ranks"], strict=True):
-            text, _ = taskworld.reference_judgment(rank)
+        for resp in r["responses"]:
+            text, _ = taskworld.reference_judgment(r["prompt"], resp)
             msgs = template.to_messages_dicts(instruction=r["prompt"], response=resp)
             rows.append({"messages": [*msgs, {"role": "assistant", "content": text}]})
     out = tmp_path_factory.mktemp("tiny_judge")

@@ -20,7 +20,7 @@ def ift_rows(source: str, seed: int, n: int = 300) -> list[dict[str, Any]]:
                     {"role": "assistant", "content": taskworld.good_response(t)},
                 ]
             }
-            for t in taskworld.tasks(n, seed=seed)
+            for t in taskworld.tasks(n, seed=seed)  # the train partition: disjoint from the eval prompts
         ]
     rows = []
     for row in read_jsonl(source):

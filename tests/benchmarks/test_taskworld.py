@@ -1,0 +1,85 @@
+"""The embedded task world: held-out partition, bounded drawing, answers, reference judgments."""
+
+import collections
+
+import pytest
+
+from benchmarks import taskworld as tw
+from harness.types import HarnessError
+
+
+def test_eval_and_train_partitions_are_disjoint_and_balanced() -> None:
+    ev = tw.tasks(300, seed=10_000, split="eval")
+    tr = tw.tasks(2000, seed=1, split="train")
+    assert len({t.prompt for t in ev}) == 300 and len({t.prompt for t in tr}) == 2000
+    assert not {t.prompt for t in ev} & {t.prompt for t in tr}
+    assert all(tw.is_eval_prompt(t.prompt) for t in ev) and not any(tw.is_eval_prompt(t.prompt) for t in tr)
+    counts = collections.Counter(t.kind for t in ev)
+    assert set(counts) == {f.kind for f in tw.FAMILIES} and max(counts.values()) - min(counts.values()) <= 1
+
+
+def test_an_exhausted_family_raises_instead_of_looping() -> None:
+    # "half" has 2 phrasings x 248 numbers = 496 prompts, about 62 of them in the eval partition
+    with pytest.raises(HarnessError, match="family half exhausted"):
+        tw.tasks(500, seed=0, split="eval", kinds=("half",))
+
+
+def test_parse_task_recovers_every_family_answer() -> None:
+    for t in tw.tasks(700, seed=3):
+        assert tw.parse_task(t.prompt) == t
+    assert tw.parse_task("What is the capital of France?") is None
+    assert tw.parse_task("What is half of 7?") is None  # no integer half
+
+
+@pytest.mark.parametrize(
+    ("answer", "response", "correct"),
+    [
+        ("22", "The answer is 22.", True),
+        ("22", "18 + 4 is not 21; the answer is 22.", True),  # the final number counts
+        ("22", "The answer is 22, no, 23.", False),
+        ("22", "What is 18 + 4? I think 18.", False),
+        ("table", "The answer is table.", True),
+        ("table", "The answer is Table.", True),
+        ("table", "table or chair", False),
+        ("5", "I like turtles.", False),
+    ],
+)
+def test_is_correct_reads_the_final_answer(answer: str, response: str, correct: bool) -> None:
+    assert tw.is_correct(answer, response) is correct
+
+
+def test_reference_judgments_check_forward_and_score_by_quality() -> None:
+    prompt = "What number plus 7 equals 31?"
+    assert tw.reference_judgment(prompt, "The answer is 24.") == (
+        "The response answers 24. Check: 24 + 7 = 31. The answer is correct, relevant and concise.\nScore: 5",
+        5,
+    )
+    assert tw.reference_judgment(prompt, "The answer is 25.") == (
+        "The response answers 25. Check: 25 + 7 = 32, not 31. The answer is wrong.\nScore: 2",
+        2,
+    )
+    padded = "Let me think about this question step by step. What number plus 7 equals 31? After some thought, the answer is 24."
+    assert tw.reference_judgment(prompt, padded)[1] == 4
+    assert tw.reference_judgment(prompt, "I like turtles.") == (
+        "The response does not answer the question.\nScore: 0",
+        0,
+    )
+    assert tw.reference_judgment("Half of 50 is what number?", "The answer is 25.")[0].startswith(
+        "The response answers 25. Check: 2 times 25 is 50."
+    )
+    assert tw.reference_judgment("Tell me a joke.", "The answer is 4.") is None
+
+
+def test_ranked_rows_rank_by_known_quality() -> None:
+    for row in tw.ranked_rows(20, seed=5, split="eval"):
+        scores = [tw.reference_judgment(str(row["prompt"]), r)[1] for r in row["responses"]]  # type: ignore[index]
+        by_rank = [s for _, s in sorted(zip(row["ranks"], scores, strict=True))]  # type: ignore[arg-type]
+        assert by_rank == [5, 4, 2, 0]
+
+
+def test_pretraining_corpus_has_no_eval_question_and_no_score() -> None:
+    docs = tw.pretraining_corpus(400, seed=0)
+    text = "\n".join(docs)
+    assert "Score:" not in text and "<|" not in text
+    for q in tw.tasks(300, seed=10_000, split="eval"):
+        assert q.prompt not in text
