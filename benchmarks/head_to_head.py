@@ -3,15 +3,20 @@
 Both models answer every prompt (greedy unless told otherwise, through the store); the judge sees
 each pair in both orders and a disagreement between the orders is a tie. Reported: wins, ties and
 losses of A as shares of the prompts with a parsed verdict, each with a seeded bootstrap 95% CI over
-prompts, plus the number of unparsed verdicts.
+prompts, plus the number of unparsed verdicts; and the paired difference ``b_minus_a`` = losses - wins of A
+(B's net win rate), whose bootstrap resamples each prompt's verdict once for both shares. On task-world
+prompts (their answers are known) also each model's accuracy and the paired accuracy difference
+``accuracy_b_minus_a`` on the same prompts (``harness.stats.paired_bootstrap``), as ``harness iterate`` reports
+the difference between iterations.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from benchmarks import taskworld
 from harness.runner import Run, generate
-from harness.stats import metric_with_ci
+from harness.stats import metric_with_ci, paired_bootstrap
 from harness.types import MetricValue, Model, Request
 from judges.pairwise import PairwiseJudge
 
@@ -41,8 +46,25 @@ def head_to_head(
         metric_with_ci("wins", parsed, lambda vs: share(vs, "A"), n_resamples=n_resamples, seed=seed),
         metric_with_ci("ties", parsed, lambda vs: share(vs, "tie"), n_resamples=n_resamples, seed=seed),
         metric_with_ci("losses", parsed, lambda vs: share(vs, "B"), n_resamples=n_resamples, seed=seed),
+        metric_with_ci("b_minus_a", parsed, lambda vs: share(vs, "B") - share(vs, "A") if vs else None,  # type: ignore[operator]
+                       n_resamples=n_resamples, seed=seed),
         MetricValue("unparsed", float(len(verdicts) - len(parsed)), n=len(verdicts)),
-    ]
+    ]  # fmt: skip
+    known = [(taskworld.parse_task(p), a, b) for p, a, b in answers]
+    known = [(t, a, b) for t, a, b in known if t is not None]
+    if known:
+        ca = [float(taskworld.is_correct(t.answer, a)) for t, a, _ in known]
+        cb = [float(taskworld.is_correct(t.answer, b)) for t, _, b in known]
+
+        def mean(xs: list[float]) -> float | None:
+            return sum(xs) / len(xs) if xs else None
+
+        d = paired_bootstrap(ca, cb, mean, n_resamples=n_resamples, seed=seed)
+        metrics += [
+            metric_with_ci("accuracy_a", ca, mean, n_resamples=n_resamples, seed=seed),
+            metric_with_ci("accuracy_b", cb, mean, n_resamples=n_resamples, seed=seed),
+            MetricValue("accuracy_b_minus_a", d.value, d.ci_low, d.ci_high, d.n),
+        ]
     samples = [
         {"prompt": p, "output_a": a, "output_b": b, "verdict": v.verdict, "p_ab": v.p_ab, "p_ba": v.p_ba}
         for (p, a, b), v in zip(answers, verdicts, strict=True)

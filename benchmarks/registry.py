@@ -65,10 +65,15 @@ def known_metrics(benchmarks: list[str]) -> list[str]:
 
 class _NoProgress:
     def __enter__(self) -> Callable[[int], None]:
-        return lambda k: None
+        return lambda k, note=None: None
 
     def __exit__(self, *exc: object) -> None:
         return None
+
+
+def no_progress(label: str, total: int) -> _NoProgress:
+    """A progress context that shows nothing (the default when no CLI progress bar is given)."""
+    return _NoProgress()
 
 
 @dataclass
@@ -78,6 +83,8 @@ class BenchmarkResult:
     samples: list[dict[str, Any]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    # item id -> a JSON unit for paired differences between evaluations (benchmarks.paired); {} if unsupported
+    units: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -98,7 +105,7 @@ class EvalContext:
     options: dict[str, Any] = field(default_factory=dict)
     _models: dict[str, Model] = field(default_factory=dict)
     # progress(label, total) -> context manager yielding advance(k); the CLI sets a rich progress bar
-    progress: Callable[[str, int], Any] = field(default=lambda label, total: _NoProgress())
+    progress: Callable[[str, int], Any] = field(default=lambda label, total: no_progress(label, total))
 
     def load(self, spec: str) -> Model:
         if spec not in self._models:

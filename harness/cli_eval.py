@@ -75,15 +75,16 @@ def eval_cmd(
 def leaderboard(runs: str | None, formats: str, out_dir: str, store_path: str | None) -> None:
     """Publish stored results as leaderboard tables (markdown, CSV, JSON, HTML) into OUT."""
     from rich.console import Console
-    from rich.markdown import Markdown
 
     from harness.io import check_writable
-    from harness.leaderboard import publish
+    from harness.leaderboard import publish, terminal_tables
 
     check_writable(f"{out_dir}/leaderboard.md")
     run_ids = [r.strip() for r in runs.split(",") if r.strip()] if runs else None
     result = publish(store_path, out_dir, runs=run_ids, formats=[f.strip() for f in formats.split(",") if f.strip()])
-    Console().print(Markdown(result["markdown"]))
+    console = Console()
+    for table in terminal_tables(result["tables"], width=min(console.width, 100)):
+        console.print(table)
     click.echo(f"leaderboard: {len(result['tables'])} table(s) written to {out_dir}")
 
 
@@ -129,7 +130,7 @@ def compare(
     if prompts_path:
         prompts = [msgs[-1].content for _, msgs in parse_prompt_rows(prompts_path, read_jsonl(prompts_path))]
     else:
-        prompts = [t.prompt for t in taskworld.tasks(100, seed=30_000 + seed)]
+        prompts = [t.prompt for t in taskworld.tasks(300, seed=30_000 + seed, split="eval")]  # held-out
     prompts = prompts[:limit] if limit else prompts
     store = Store(store_path)
     run = Run.start(

@@ -64,13 +64,58 @@ def build_tables(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return tables
 
 
-def fmt(cell: dict[str, Any] | None, with_ci: bool = True) -> str:
+def _significant(cell: dict[str, Any]) -> bool:
+    lo, hi = cell.get("ci_low"), cell.get("ci_high")
+    return lo is not None and hi is not None and (lo > 0 or hi < 0)
+
+
+def fmt(cell: dict[str, Any] | None, with_ci: bool = True, column: str = "") -> str:
+    """A cell's value (4 significant digits) with its CI; a paired difference whose CI excludes 0 gets a *."""
     if not cell or cell.get("value") is None:
         return "-"
-    text = f"{cell['value']:.4g}"
+    delta = ".delta_" in column
+    text = f"{cell['value']:+.3g}" if delta else f"{cell['value']:.4g}"
     if with_ci and cell.get("ci_low") is not None:
         text += f" [{cell['ci_low']:.3g}, {cell['ci_high']:.3g}]"
+    if delta and _significant(cell):
+        text += " *"
     return text
+
+
+# the columns the terminal shows per family (the files have every column)
+TERMINAL = {
+    "actor": ["taskworld.accuracy", "taskworld.accuracy.delta_prev", "alpaca_eval.lc_win_rate", "arena_hard.score",
+              "mt_bench.overall", "head_to_head.wins"],
+    "judge": ["judge.pairwise_accuracy_ties_excluded", "judge.pairwise_accuracy_ties_excluded.delta_prev",
+              "judge.spearman", "judge.parse_rate", "meta_judge.first_position_all"],
+}  # fmt: skip
+_SHORT = {"pairwise_accuracy_ties_excluded": "pair_acc_noties", "delta_prev": "Δprev", "first_position_all": "pos_A"}
+
+
+def _short_col(col: str) -> str:
+    parts = [_SHORT.get(p, p) for p in col.split(".")]
+    return ".".join(parts[1:]) if len(parts) > 1 else parts[0]
+
+
+def terminal_tables(tables: dict[str, dict[str, Any]], width: int = 80) -> list[Any]:
+    """rich Tables of the headline columns only, values without CIs, that fit ``width`` columns.
+
+    The model column shows ``M<iteration>`` and the run id; the full tables (CIs, every metric) are in the files.
+    """
+    from rich.table import Table
+
+    out = []
+    for fam, table in tables.items():
+        cols = [c for c in TERMINAL.get(fam, []) if c in table["columns"]] or table["columns"][:4]
+        t = Table(title=f"{fam} (headline columns; every column and CI in the files)", width=width)
+        t.add_column("model", overflow="fold", max_width=22)
+        for c in cols:
+            t.add_column(_short_col(c), justify="right", overflow="fold")
+        for row in table["rows"]:
+            label = f"M{row['iteration']} {row['run_id'][:8]}" if row["iteration"] is not None else row["model"][-22:]
+            t.add_row(label, *[fmt(row.get(c), with_ci=False, column=c) for c in cols])
+        out.append(t)
+    return out
 
 
 def _label(row: dict[str, Any]) -> str:
@@ -81,7 +126,7 @@ def to_markdown(family: str, table: dict[str, Any]) -> str:
     cols = table["columns"]
     lines = [f"### {family}", "", "| model | " + " | ".join(cols) + " | run |", "|---|" + "---|" * (len(cols) + 1)]
     for row in table["rows"]:
-        cells = [fmt(row.get(c)).replace("|", "\\|") for c in cols]
+        cells = [fmt(row.get(c), column=c).replace("|", "\\|") for c in cols]
         label = _label(row).replace("|", "\\|")
         lines.append(f"| {label} | " + " | ".join(cells) + f" | [{row['run_id']}](#run-{row['run_id']}) |")
     return "\n".join(lines) + "\n"

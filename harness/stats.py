@@ -62,3 +62,37 @@ def metric_with_ci(
         bootstrap_ci(units, statistic, n_resamples=n_resamples, seed=seed) if value is not None else (None, None)
     )
     return MetricValue(name, value, low, high, len(units))
+
+
+def paired_bootstrap(
+    units_a: Sequence[Any],
+    units_b: Sequence[Any],
+    statistic: Callable[[list[Any]], float | None],
+    *,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> MetricValue:
+    """The paired difference ``statistic(b) - statistic(a)`` over the same items, with a percentile bootstrap CI.
+
+    ``units_a[i]`` and ``units_b[i]`` belong to the same evaluation item (e.g. one held-out prompt answered by
+    iteration t-1 and by iteration t). Each bootstrap round draws ONE resample of item indices and applies it
+    to both models, so item difficulty cancels out of the difference: this is ``scipy.stats.bootstrap`` with
+    ``paired=True`` (same index draws from ``numpy.random.default_rng(seed)``, same percentile interval).
+    Returns a MetricValue named ``"delta"`` (value, ci_low, ci_high, n = items); the CI is None with fewer
+    than 2 items or an undefined statistic.
+    """
+    if len(units_a) != len(units_b):
+        raise ValueError(f"paired_bootstrap: {len(units_a)} items for A but {len(units_b)} for B")
+    a, b = list(units_a), list(units_b)
+    va, vb = statistic(a), statistic(b)
+    value = None if va is None or vb is None else float(vb) - float(va)
+    if value is None:
+        return MetricValue("delta", None, None, None, len(a))
+
+    def diff(idx: list[int]) -> float | None:
+        x, y = statistic([a[i] for i in idx]), statistic([b[i] for i in idx])
+        return None if x is None or y is None else float(y) - float(x)
+
+    low, high = bootstrap_ci(list(range(len(a))), diff, n_resamples=n_resamples, seed=seed, confidence=confidence)
+    return MetricValue("delta", value, low, high, len(a))

@@ -1,0 +1,84 @@
+"""Paired differences between two evaluations of the same items: "did this iteration get better?".
+
+Each benchmark that supports pairing exposes its per-item units (``BenchmarkResult.units``: item id -> a small
+JSON value, e.g. whether a held-out prompt was answered correctly) and, per metric, the statistic that turns a
+list of units into the metric (:data:`STATISTICS`). The difference between two evaluations is computed on the
+items both evaluated, with a paired bootstrap (``harness.stats.paired_bootstrap``): one resample of items per
+round, applied to both. The results are ordinary metric rows named ``METRIC.delta_prev`` (against the previous
+iteration) or ``METRIC.delta_first`` (against M1), with their 95% CI; a difference is *significant* when its
+CI excludes 0. Gate rules can use them (``training/gates.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from harness.stats import paired_bootstrap
+from harness.types import MetricValue
+
+Statistic = Callable[[list[Any]], float | None]
+
+
+def _mean_of(key: str) -> Statistic:
+    return lambda units: sum(float(u[key]) for u in units) / len(units) if units else None
+
+
+# the judge metrics that get paired differences (each recomputed per bootstrap round, so only the headline ones)
+JUDGE_PAIRED = ("pairwise_accuracy", "pairwise_accuracy_ties_excluded", "spearman", "kendall", "parse_rate")
+
+
+def _judge() -> tuple[Callable[[Any], Any], dict[str, Statistic]]:
+    from benchmarks import judge_metrics
+
+    def prepare(u: Any) -> Any:  # per-prompt stats once; each bootstrap round only re-sums them
+        return judge_metrics._prompt_stats(judge_metrics.JudgedPrompt(tuple(u["ranks"]), tuple(u["scores"])), 5.0)
+
+    report = {name: stat for name, stat, _, _ in judge_metrics._REPORT}
+    return prepare, {name: report[name] for name in JUDGE_PAIRED}
+
+
+def _taskworld() -> tuple[Callable[[Any], Any], dict[str, Statistic]]:
+    return (lambda u: u), {"accuracy": _mean_of("correct"), "avg_length": _mean_of("length")}
+
+
+# benchmark -> (unit preparation, {metric: statistic over prepared units})
+STATISTICS: dict[str, Callable[[], tuple[Callable[[Any], Any], dict[str, Statistic]]]] = {
+    "taskworld": _taskworld,
+    "judge": _judge,
+}
+
+
+def significant(m: MetricValue) -> bool:
+    """True when the difference's CI excludes 0."""
+    return m.ci_low is not None and m.ci_high is not None and (m.ci_low > 0 or m.ci_high < 0)
+
+
+def paired_deltas(
+    benchmark: str,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    suffix: str,
+    *,
+    seed: int = 0,
+    n_resamples: int = 1000,
+) -> list[MetricValue]:
+    """``METRIC.<suffix>`` = metric(after) - metric(before) on their common items, with paired bootstrap CIs.
+
+    Args:
+        benchmark: a benchmark with pairing support (a key of :data:`STATISTICS`); others give [].
+        before, after: item id -> unit, as in ``BenchmarkResult.units``.
+        suffix: ``delta_prev`` or ``delta_first``.
+    Returns:
+        One MetricValue per metric of the benchmark; n = the number of common items.
+    """
+    if benchmark not in STATISTICS:
+        return []
+    common = sorted(set(before) & set(after))
+    prepare, statistics = STATISTICS[benchmark]()
+    a, b = [prepare(before[i]) for i in common], [prepare(after[i]) for i in common]
+    out = []
+    for name, stat in statistics.items():
+        d = paired_bootstrap(a, b, stat, seed=seed, n_resamples=n_resamples)
+        out.append(MetricValue(f"{name}.{suffix}", d.value, d.ci_low, d.ci_high, d.n))
+    return out
