@@ -26,7 +26,9 @@ def iterate(config_path: str, out_dir: str | None, backend: str | None, store_pa
     overrides = {k: v for k, v in (("out_dir", out_dir), ("backend", backend)) if v}
     cfg = load_config(config_path, overrides or None)
     check_writable(f"{cfg.out_dir}/summary.json")
-    loop = Loop(cfg, store_path=store_path, log=click.echo)
+    from harness.commands import progress_bar
+
+    loop = Loop(cfg, store_path=store_path, log=click.echo, progress=progress_bar)
     summary = loop.iterate()
     iteration_table(summary)
     click.echo(f"best iteration: M{summary['best_iteration']} ({summary['best_model']}); run {summary['run_id']}")
@@ -40,7 +42,7 @@ def iterate(config_path: str, out_dir: str | None, backend: str | None, store_pa
 def gate(run_id: str, iteration: int, rules: tuple[str, ...], store_path: str | None) -> None:
     """Decide continue (exit 0) or stop (exit 1) for an iteration from stored results."""
     from harness.store import Store
-    from training.gates import evaluate_gates, parse_rules
+    from training.gates import evaluate_gates, flat_metrics, parse_rules
 
     parsed = parse_rules(list(rules))
     store = Store(store_path, must_exist=True)
@@ -50,15 +52,7 @@ def gate(run_id: str, iteration: int, rules: tuple[str, ...], store_path: str | 
     iterations = sorted({r["iteration"] for r in rows if r["iteration"] is not None})
     if iteration not in iterations:
         raise HarnessError(f"--iteration {iteration}: run {run_id} has results for iterations {iterations}")
-    history = []
-    for it in [i for i in iterations if i <= iteration]:
-        history.append(
-            {
-                f"{r['benchmark']}.{r['metric']}": r["value"]
-                for r in rows
-                if r["iteration"] == it and r["value"] is not None
-            }
-        )
+    history = [flat_metrics(r for r in rows if r["iteration"] == it) for it in iterations if it <= iteration]
     decision = evaluate_gates(parsed, history, len(history) - 1)
     click.echo(
         json.dumps({"run": run_id, "iteration": iteration, "passed": decision.passed, "reasons": decision.reasons})

@@ -11,6 +11,17 @@ Rule grammar (string form), metrics named ``benchmark.metric`` as in the flat re
     OP     := ">=" | "<=" | ">" | "<" | "=="
     rhs    := NUMBER | "prev" | "prev" ("+" | "-" | "*") NUMBER
 
+Every metric ``M`` also gives ``M.ci_low`` and ``M.ci_high`` (its 95% CI bounds), and the paired differences of
+``benchmarks.paired`` give ``M.delta_prev`` (this iteration minus the previous one, on the same held-out items) and
+``M.delta_first`` (minus M1), each with ``.ci_low`` / ``.ci_high``. So:
+
+- ``judge.pairwise_accuracy_ties_excluded.ci_low >= 0.5``: the judge is significantly better than chance;
+- ``judge.pairwise_accuracy_ties_excluded.delta_prev.ci_high >= 0``: no *significant* regression of the judge
+  (the rule fails only when the whole CI of the difference lies below 0);
+- ``taskworld.accuracy.delta_first.ci_low > 0``: significantly better than M1.
+
+A rule on a difference is vacuously true where there is nothing to compare with (M1).
+
 ``prev`` is the same metric in the previous iteration, e.g. ``judge.agreement >= prev - 0.02`` (may not drop by more
 than 0.02), ``taskworld.avg_length <= prev * 1.2`` (mean length may grow by at most 20%). Dict form:
 ``{"metric": "judge.parse_rate", "op": ">=", "value": 0.9}`` where ``value`` is a number or an rhs string.
@@ -130,14 +141,50 @@ def parse_rules(specs: Iterable[str | Mapping[str, Any] | GateRule] | None) -> l
     return [GateRule.parse(s) for s in specs or []]
 
 
+DELTAS = ("delta_prev", "delta_first")
+BOUNDS = ("ci_low", "ci_high")
+
+
+def expand_known(known_metrics: Iterable[str]) -> set[str]:
+    """Every metric name a gate may use: each metric, its CI bounds, and its paired differences with theirs."""
+    out: set[str] = set()
+    for m in known_metrics:
+        for base in (m, *(f"{m}.{d}" for d in DELTAS)):
+            out |= {base, *(f"{base}.{b}" for b in BOUNDS)}
+    return out
+
+
+def is_delta(metric: str) -> bool:
+    parts = metric.split(".")
+    return any(d in parts for d in DELTAS)
+
+
+def flat_metrics(rows: Iterable[Mapping[str, Any]]) -> dict[str, float]:
+    """``{"benchmark.metric": value, "benchmark.metric.ci_low": ..., ...}`` of result rows (None -> NaN)."""
+    out: dict[str, float] = {}
+    for r in rows:
+        key = f"{r['benchmark']}.{r['metric']}"
+        out[key] = math.nan if r.get("value") is None else float(r["value"])
+        for b in BOUNDS:
+            out[f"{key}.{b}"] = math.nan if r.get(b) is None else float(r[b])
+    return out
+
+
 def validate_rules(specs: Iterable[str | Mapping[str, Any] | GateRule], known_metrics: Iterable[str]) -> list[GateRule]:
     """Parse the rules and check, before anything runs, that each names a metric that will be reported."""
-    known = set(known_metrics)
+    known = expand_known(known_metrics)
     rules = parse_rules(specs)
     for rule in rules:
         if rule.metric not in known:
-            names = ", ".join(sorted(known)) or "none"
-            raise HarnessError(f"gate '{rule}': a gate on an unknown metric {rule.metric!r} (known: {names})")
+            import difflib
+
+            close = difflib.get_close_matches(rule.metric, sorted(known), n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            plain = sorted(m for m in known if not m.endswith(("ci_low", "ci_high")) and ".delta_" not in m)
+            raise HarnessError(
+                f"gate '{rule}': a gate on an unknown metric {rule.metric!r}{hint} (metrics: {', '.join(plain)}; "
+                "each also as METRIC.ci_low/.ci_high and METRIC.delta_prev/.delta_first[.ci_low/.ci_high])"
+            )
     return rules
 
 
@@ -161,6 +208,9 @@ def evaluate_gates(
     reasons: list[str] = []
     failed: list[str] = []
     for rule in parse_rules(rules):
+        if rule.metric not in current and is_delta(rule.metric) and iteration_index == 0:
+            reasons.append(f"PASS {rule}: vacuously true on the first iteration (nothing to compare with)")
+            continue
         if rule.metric not in current:
             raise HarnessError(
                 f"gate '{rule}': a gate on an unknown metric {rule.metric!r} "

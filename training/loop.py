@@ -9,8 +9,6 @@ re-makes no finished call.
 from __future__ import annotations
 
 import json
-import math
-import random
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,15 +21,25 @@ from harness.store import Store
 from harness.types import HarnessError, Model
 from training import data, stage_fns
 from training.config import IterationSection, RunConfig, config_dict
-from training.gates import evaluate_gates, parse_rules
+from training.gates import evaluate_gates, flat_metrics, parse_rules
 from training.launch import train
 from training.stages import StageDir
 from training.trainers import TrainSettings, logprob_margins
 
 
 class Loop:
-    def __init__(self, cfg: RunConfig, *, store_path: str | None = None, log: Callable[[str], None] = print) -> None:
+    def __init__(
+        self,
+        cfg: RunConfig,
+        *,
+        store_path: str | None = None,
+        log: Callable[[str], None] = print,
+        progress: Callable[[str, int], Any] | None = None,
+    ) -> None:
+        from benchmarks.registry import no_progress
+
         self.cfg = cfg
+        self.progress = progress or no_progress
         self.root = Path(cfg.out_dir)
         self.root.mkdir(parents=True, exist_ok=True)
         self.log = log
@@ -60,20 +68,33 @@ class Loop:
         return Run.start(self.store, "iterate", config, run_id)
 
     # models ------------------------------------------------------------------------------
+    def spec(self, model_dir: Path) -> str:
+        """The model spec of a local checkpoint with the config's backend and backend options."""
+        from urllib.parse import urlencode
+
+        opts = urlencode(self.cfg.backend_options)
+        return f"{self.cfg.backend}:{model_dir}" + (f"?{opts}" if opts else "")
+
     def model(self, model_dir: Path) -> Model:
-        spec = f"{self.cfg.backend}:{model_dir}"
+        spec = self.spec(model_dir)
         if spec not in self.models:
             self.models[spec] = load_model(spec, store=self.store)
         return self.models[spec]
 
-    def release(self) -> None:
-        """Free the generation engines before training (their memory is needed there)."""
+    def release(self) -> int:
+        """Free the generation engines before training (their memory is needed there); returns how many."""
+        n = len(self.models)
         for m in self.models.values():
             m.close()
         self.models.clear()
+        return n
 
     def base_model(self) -> Path:
-        if self.cfg.base_model == "builtin:tiny":
+        if self.cfg.base_model == "builtin:tiny":  # the pretrained tiny base, built once per content hash
+            from harness.tiny import pretrained_base
+
+            return pretrained_base(self.cfg.seed, log=self.log)
+        if self.cfg.base_model == "builtin:tiny-random":  # random weights: fast tests of the machinery
             path = self.root / "m0"
             if not (path / "model.safetensors").exists():
                 from harness.tiny import make_tiny
@@ -87,12 +108,16 @@ class Loop:
 
     # the loop ----------------------------------------------------------------------------
     def iterate(self) -> dict[str, Any]:
+        from training import trainers
+
         status = "failed"
+        trainers.PROGRESS.append(self.progress)
         try:
             result = self._iterate()
             status = "finished"
             return result
         finally:
+            trainers.PROGRESS.remove(self.progress)
             self.release()
             self.run.finish(status)
 
@@ -103,7 +128,10 @@ class Loop:
         d0 = StageDir(self.root / "iter_0")
         self.log("iteration 0: EFT data and SFT (M0 -> M1)")
         ift = d0.run(
-            "ift", lambda: (data.ift_rows(cfg.ift_data, cfg.seed), {}), config={"ift": cfg.ift_data}, inputs={}
+            "ift",
+            lambda: (data.ift_rows(cfg.ift_data, cfg.seed, cfg.sft.ift_examples), {}),
+            config={"ift": cfg.ift_data, "n": cfg.sft.ift_examples},
+            inputs={},
         )
         eft: list[dict[str, Any]] = []
         if cfg.sft.use_eft:
@@ -126,12 +154,16 @@ class Loop:
         d0.run("sft", do_sft, config=config_dict(cfg)["sft"], inputs={"base": str(m0)}, log=self.log)
         decision = self._evaluate(d0, 1, m1)
         current = m1
+        stopped: dict[str, Any] | None = None
         for t, it_cfg in enumerate(cfg.iterations, start=1):
             if not decision["passed"]:
+                stopped = decision
                 break
             current = self._iteration(t, it_cfg, current, m0)
             decision = self._evaluate(StageDir(self.root / f"iter_{t}"), t + 1, current)
-        return self._finish()
+        if not decision["passed"]:
+            stopped = decision
+        return self._finish(stopped)
 
     def _iteration(self, t: int, it_cfg: IterationSection, current: Path, m0: Path) -> Path:
         """One iteration M_t -> M_{t+1}: prompts, candidates, judgments, pairs, DPO. Returns M_{t+1}."""
@@ -184,7 +216,7 @@ class Loop:
         pairs = (actor_pairs if "actor" in it_cfg.pair_types else []) + judge_pairs
         if not pairs:
             raise HarnessError(f"iteration {t}: no preference pairs were selected (see {d.root}/*.manifest.json)")
-        self.release()
+        released = self.release()
 
         def do_dpo(cur: Path = current, out: Path = nxt) -> tuple[list[dict[str, Any]], dict[str, Any]]:
             dpo_rows = [{k: p[k] for k in ("prompt", "chosen", "rejected")} for p in pairs]
@@ -205,6 +237,7 @@ class Loop:
                 "judge_pairs": len(judge_pairs),
                 "margin_before": sum(before) / len(before),
                 "margin_after": sum(after) / len(after),
+                "engines_released": released,
                 "model": str(out),
             }
             return history, counts
@@ -214,15 +247,17 @@ class Loop:
 
     def _evaluate(self, d: StageDir, iteration: int, model_dir: Path) -> dict[str, Any]:
         cfg = self.cfg
-        spec = f"{cfg.backend}:{model_dir}"
+        spec = self.spec(model_dir)
+        units_path = d.root / "eval_units.json"
 
         def do_eval() -> tuple[list[dict[str, Any]], dict[str, Any]]:
             ctx = EvalContext(
                 model_spec=spec, store=self.store, run=self.run, reference_judge_spec=cfg.eval.reference_judge,
                 limit=cfg.eval.limit, seed=cfg.seed, data={"judge": cfg.eval.judge_data},
                 options={"judge_n": cfg.eval.judge_n, **cfg.eval.options}, _models=self.models,
+                progress=self.progress,
             )  # fmt: skip
-            rows = []
+            rows, units = [], {}
             for name in cfg.eval.benchmarks:
                 res = run_benchmark(name, ctx)
                 self.store.put_results(
@@ -230,14 +265,18 @@ class Loop:
                 )
                 self.store.put_samples(self.run.run_id, iteration, str(model_dir), name, res.samples)
                 rows += [{"benchmark": name, **m.to_row()} for m in res.metrics]
+                units[name] = res.units
+            # the per-item units, for the paired differences of later iterations (written before the manifest)
+            atomic_write_json(units_path, units)
             return rows, {"benchmarks": len(cfg.eval.benchmarks)}
 
         rows = d.run("eval", do_eval, config=config_dict(cfg)["eval"], inputs={"model": str(model_dir)}, log=self.log)
+        rows = [r for r in rows if ".delta_" not in r["metric"]]
+        rows += self._deltas(iteration, read_json(units_path))
         for r in rows:  # resumed evals are recorded again (idempotent upsert)
             self.store.put_results(self.run.run_id, iteration, str(model_dir), r["benchmark"], [r])
         # an undefined metric (None) enters the history as NaN: a gate on it fails rather than crashing
-        metrics = {f"{r['benchmark']}.{r['metric']}": (math.nan if r["value"] is None else r["value"]) for r in rows}
-        self.history.append(metrics)
+        self.history.append(flat_metrics(rows))
         decision = evaluate_gates(self.rules, self.history, len(self.history) - 1)
         doc = {"iteration": iteration, "model": str(model_dir), "passed": decision.passed, "reasons": decision.reasons}
         atomic_write_json(d.root / "gate.json", doc)
@@ -247,19 +286,43 @@ class Loop:
             self.log(f"    {reason}")
         return doc
 
-    def _finish(self) -> dict[str, Any]:
-        from training.gates import best_iteration
+    def _deltas(self, iteration: int, units: dict[str, Any]) -> list[dict[str, Any]]:
+        """Paired differences of this evaluation against the previous iteration's and M1's, same items."""
+        from benchmarks.paired import paired_deltas
 
-        best = best_iteration(self.history, self.cfg.best_metric) if self.history else 0
-        summary = {
+        rows: list[dict[str, Any]] = []
+        if iteration == 1:
+            return rows
+        against = {"delta_prev": iteration - 1, "delta_first": 1}
+        for suffix, other in against.items():
+            if suffix == "delta_first" and other == iteration - 1:  # M2: the same comparison as delta_prev
+                rows += [{**r, "metric": r["metric"].replace(".delta_prev", ".delta_first")} for r in rows]
+                continue
+            path = self.root / f"iter_{other - 1}" / "eval_units.json"
+            before = read_json(path)
+            for name, after_units in units.items():
+                for m in paired_deltas(name, before.get(name, {}), after_units, suffix, seed=self.cfg.seed):
+                    rows.append({"benchmark": name, **m.to_row()})
+        return rows
+
+    def _finish(self, stopped: dict[str, Any] | None) -> dict[str, Any]:
+        from training.gates import best_iteration
+        from training.report import LOWER_IS_BETTER
+
+        metric = self.cfg.best_metric
+        best = best_iteration(self.history, metric, higher_is_better=metric not in LOWER_IS_BETTER)
+        summary: dict[str, Any] = {
             "run_id": self.run.run_id,
             "iterations": [{"iteration": i + 1, **h} for i, h in enumerate(self.history)],
             "best_iteration": best + 1,
             "best_model": str(self.root / f"m{best + 1}"),
+            "best_metric": metric,
+            "stopped_by_gate": None,
         }
+        if stopped is not None:
+            failed = [r[5:].split(":")[0] for r in stopped["reasons"] if r.startswith("FAIL")]
+            summary["stopped_by_gate"] = {"after": f"M{stopped['iteration']}", "failed": failed}
+            self.log(f"stopped by the gate after M{stopped['iteration']}: {'; '.join(failed)}")
+            self.log(f"kept the best iteration so far by {metric}: M{best + 1} ({summary['best_model']})")
         atomic_write_json(self.root / "summary.json", summary)
         return summary
-
-
-def seeded_rng(seed: int, *parts: object) -> random.Random:
-    return random.Random(f"{seed}:" + ":".join(map(str, parts)))

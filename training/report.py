@@ -1,32 +1,96 @@
-"""The per-iteration table printed at the end of `harness iterate`."""
+"""The per-iteration tables printed at the end of `harness iterate` (at most 100 columns wide).
+
+1. Headline metrics per iteration, each with its 95% CI (metrics as rows, iterations as columns).
+2. "Did it get better?": the paired differences between consecutive iterations and against M1, on the same
+   held-out items, with their paired-bootstrap 95% CIs (``benchmarks.paired``), whatever their sign.
+   A difference whose CI excludes 0 is marked ``better`` or ``worse`` by the metric's direction.
+"""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 HEADLINE = [
-    "judge.pairwise_accuracy", "judge.spearman", "judge.kendall", "judge.agreement", "judge.judgment_parse_rate",
-    "judge.mean_score", "taskworld.accuracy", "taskworld.avg_length", "alpaca_eval.lc_win_rate",
-    "alpaca_eval.win_rate", "arena_hard.score", "mt_bench.overall",
+    "judge.pairwise_accuracy_ties_excluded", "judge.pairwise_accuracy", "judge.spearman", "judge.kendall",
+    "judge.agreement", "judge.judgment_parse_rate", "judge.mean_score", "taskworld.accuracy", "taskworld.avg_length",
+    "alpaca_eval.lc_win_rate", "alpaca_eval.win_rate", "arena_hard.score", "mt_bench.overall",
 ]  # fmt: skip
+# metrics whose smaller values are better (the rest: higher is better); lengths have no good direction
+LOWER_IS_BETTER: set[str] = set()
+NO_DIRECTION = {"taskworld.avg_length", "judge.mean_score"}
+
+
+def _num(x: Any) -> float | None:
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
+
+
+def _cell(value: Any, low: Any, high: Any) -> str:
+    v, lo, hi = _num(value), _num(low), _num(high)
+    if v is None:
+        return "-"
+    ci = f" [{lo:.3g}, {hi:.3g}]" if lo is not None and hi is not None else ""
+    return f"{v:.3g}{ci}"
+
+
+def verdict(metric: str, low: float | None, high: float | None) -> str:
+    """better / worse (CI of the difference excludes 0, by the metric's direction), changed, or n.s."""
+    if low is None or high is None:
+        return "-"
+    if low <= 0 <= high:
+        return "n.s."
+    up = low > 0
+    if metric in NO_DIRECTION:
+        return "up" if up else "down"
+    return "better" if up != (metric in LOWER_IS_BETTER) else "worse"
+
+
+def delta_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per (headline metric, comparison): M(t) - M(t-1) for every t >= 2, and M(last) - M1."""
+    rows = summary["iterations"]
+    out = []
+    present = {k for r in rows for k in r}
+    for m in [h for h in HEADLINE if f"{h}.delta_prev" in present]:
+        comparisons = [(f"M{r['iteration']} - M{r['iteration'] - 1}", r, "delta_prev") for r in rows[1:]]
+        if len(rows) > 2:
+            comparisons.append((f"M{rows[-1]['iteration']} - M1", rows[-1], "delta_first"))
+        for label, r, suffix in comparisons:
+            key = f"{m}.{suffix}"
+            low, high = _num(r.get(f"{key}.ci_low")), _num(r.get(f"{key}.ci_high"))
+            out.append({"metric": m, "comparison": label, "delta": _num(r.get(key)), "ci_low": low, "ci_high": high,
+                        "verdict": verdict(m, low, high)})  # fmt: skip
+    return out
 
 
 def iteration_table(summary: dict[str, Any], console: Console | None = None) -> Table:
-    """Headline metrics per iteration (all metrics are in summary.json and the store)."""
+    """Headline metrics per iteration with CIs, then the paired differences (all metrics: summary.json, store)."""
+    console = console or Console(width=100)
     rows = summary["iterations"]
     present = {k for r in rows for k in r if k != "iteration"}
-    metrics = [m for m in HEADLINE if m in present] or sorted(present)[:8]
-    # metrics as rows, iterations as columns: stays readable in a narrow terminal
-    table = Table(title=f"harness iterate - run {summary['run_id']}")
-    table.add_column("metric")
+    metrics = [m for m in HEADLINE if m in present] or sorted(p for p in present if ".ci_" not in p)[:8]
+    table = Table(title=f"harness iterate - run {summary['run_id']} (95% CIs)")
+    table.add_column("metric", overflow="fold")
     for r in rows:
-        mark = " *" if r["iteration"] == summary.get("best_iteration") else ""
+        mark = " *best" if r["iteration"] == summary.get("best_iteration") else ""
         table.add_column(f"M{r['iteration']}{mark}", justify="right")
     for m in metrics:
-        cells = ["-" if r.get(m) is None or r[m] != r[m] else f"{r[m]:.4g}" for r in rows]
-        table.add_row(m, *cells)
-    (console or Console()).print(table)
+        table.add_row(m, *[_cell(r.get(m), r.get(f"{m}.ci_low"), r.get(f"{m}.ci_high")) for r in rows])
+    console.print(table)
+    deltas = delta_rows(summary)
+    if deltas:
+        dt = Table(title="Did it get better? Paired differences on the same held-out items (95% CI)")
+        for col, justify in (("metric", "left"), ("comparison", "left"), ("delta", "right"), ("95% CI", "right"),
+                             ("verdict", "left")):  # fmt: skip
+            dt.add_column(col, justify=justify)  # type: ignore[arg-type]
+        for d in deltas:
+            delta = "-" if d["delta"] is None else f"{d['delta']:+.3f}"
+            ci = "-" if d["ci_low"] is None else f"[{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]"
+            style = {"better": "green", "worse": "red"}.get(d["verdict"], "")
+            dt.add_row(
+                d["metric"], d["comparison"], delta, ci, f"[{style}]{d['verdict']}[/]" if style else d["verdict"]
+            )
+        console.print(dt)
     return table

@@ -6,7 +6,6 @@ iteration resumes at the first stage without one, and finished stages are never 
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +13,22 @@ from typing import Any
 
 from harness.io import atomic_write_json, atomic_write_jsonl, read_json, read_jsonl
 from harness.types import HarnessError, stable_hash
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}={_short(v)}" for k, v in value.items() if v not in (None, 0, {})) + "}"
+    return str(value)
+
+
+def stage_line(name: str, counts: dict[str, Any], seconds: float | None, width: int = 100) -> str:
+    """One console line per stage: its counts (the full ones are in the manifest) and its time."""
+    took = "done already, skipped" if seconds is None else f"{seconds:.0f} s"
+    body = ", ".join(f"{k}={_short(v)}" for k, v in counts.items() if k != "model" and v not in (None, {}))
+    line = f"  {name:<12} {took:>6} | {body}"
+    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 class StageDir:
@@ -54,7 +69,7 @@ class StageDir:
                 raise HarnessError(
                     f"{self.manifest_path(name)}: stage {name} was run with another config; use a new out_dir"
                 )
-            log(f"  {name}: done already ({manifest['counts']}), skipped")
+            log(stage_line(name, manifest["counts"], None))
             return self.load(name)
         start = time.time()
         rows, counts = fn()
@@ -71,7 +86,7 @@ class StageDir:
                 "finished_at": time.time(),
             },
         )
-        log(f"  {name}: {json.dumps({'rows': len(rows), **counts})}")
+        log(stage_line(name, {"rows": len(rows), **counts}, time.time() - start))
         return rows
 
     def load(self, name: str) -> list[dict[str, Any]]:

@@ -156,3 +156,33 @@ def test_best_iteration() -> None:
     assert best_iteration([{"m.x": math.nan}, {"m.x": 0.1}], "m.x") == 1
     with pytest.raises(HarnessError, match=r"m\.y"):
         best_iteration(hist, "m.y")
+
+
+def test_gates_on_ci_bounds_and_paired_differences() -> None:
+    from training.gates import flat_metrics
+
+    rows = [
+        {"benchmark": "judge", "metric": "acc", "value": 0.7, "ci_low": 0.62, "ci_high": 0.78},
+        {"benchmark": "judge", "metric": "acc.delta_prev", "value": -0.05, "ci_low": -0.09, "ci_high": -0.01},
+        {"benchmark": "taskworld", "metric": "accuracy", "value": None, "ci_low": None, "ci_high": None},
+    ]
+    flat = flat_metrics(rows)
+    assert flat["judge.acc.ci_low"] == 0.62 and flat["judge.acc.delta_prev.ci_high"] == -0.01
+    assert math.isnan(flat["taskworld.accuracy"]) and math.isnan(flat["taskworld.accuracy.ci_low"])
+    rules = ["judge.acc.ci_low >= 0.6", "judge.acc.delta_prev.ci_high >= 0"]
+    d = evaluate_gates(rules, [{"judge.acc": 0.8}, flat], 1)
+    # the floor holds (0.62 >= 0.6); the whole CI of the difference lies below 0: a significant regression
+    assert d.failed == ["judge.acc.delta_prev.ci_high >= 0"]
+    assert "FAIL judge.acc.delta_prev.ci_high >= 0: -0.01 < 0" in d.reasons
+    # on the first iteration there is nothing to compare with: a rule on a difference is vacuously true
+    first = evaluate_gates(rules, [{"judge.acc": 0.7, "judge.acc.ci_low": 0.61}], 0)
+    assert first.passed and any("vacuously" in r for r in first.reasons)
+
+
+def test_known_metrics_expand_to_bounds_and_differences() -> None:
+    rules = validate_rules(
+        ["judge.acc.ci_low >= 0.5", "judge.acc.delta_first.ci_low > 0", "judge.acc.delta_prev <= 0.1"], ["judge.acc"]
+    )
+    assert [r.metric for r in rules] == ["judge.acc.ci_low", "judge.acc.delta_first.ci_low", "judge.acc.delta_prev"]
+    with pytest.raises(HarnessError, match=r"did you mean judge\.acc\.delta_prev"):
+        validate_rules(["judge.acc.delta_pre >= 0"], ["judge.acc"])

@@ -23,7 +23,7 @@ def short_config(out_dir: Path) -> dict:
     """The demo config, shortened: HF backend, fewer prompts and tokens."""
     cfg = yaml.safe_load((Path(__file__).resolve().parents[2] / "training" / "configs" / "demo.yaml").read_text())
     cfg.update(
-        out_dir=str(out_dir), backend="hf",
+        out_dir=str(out_dir), backend="hf", base_model="builtin:tiny-random",
         sft={"epochs": 3, "learning_rate": 0.003, "batch_size": 16, "use_eft": True},
         eft={"judge_n": 1, "max_prompts": 48, "include_reference_judgments": True},
         prompts={"source": "mixed", "n": 6},
@@ -102,7 +102,7 @@ def test_gate_command_and_leaderboard(finished_run: tuple[Path, Path, str], tmp_
     assert page.count('class="curve"') == 2 and 'class="dist"' in page  # iteration curves from 3 iterations
 
 
-STAGE_LINE = re.compile(r"^  ([a-z_]+): (done already|\{)")  # one per stage, run or skipped, in order
+STAGE_LINE = re.compile(r"^  ([a-z_]+) +(done already, skipped|\d+ s) \|")  # one per stage, run or skipped, in order
 KILL_POINTS = 10
 
 
@@ -190,7 +190,7 @@ def test_sigkill_at_10_points_and_rerun(finished_run: tuple[Path, Path, str], tm
             assert (run_dir / "iter_2" / "candidates.manifest.json").exists()
     proc, lines = _attempt(args, None)
     assert proc.returncode == 0, lines[-20:]
-    assert any(x.startswith("resuming run") for x in lines) and "  sft: done already" in "".join(lines)
+    assert any(x.startswith("resuming run") for x in lines) and re.search(r"  sft +done already", "".join(lines))
     for m, mtime in finished.items():
         assert m.stat().st_mtime_ns == mtime, f"{m} was redone"
     _check_whole(run_dir)
@@ -247,3 +247,54 @@ def test_bad_config(patch: dict, expected: str, tmp_path: Path) -> None:
     assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
     assert expected in res.stderr
     assert not (tmp_path / "run").exists() and not (tmp_path / "s.sqlite").exists()  # nothing started
+
+
+def test_a_gate_stops_the_run_and_keeps_the_best_iteration(tmp_path: Path) -> None:
+    """A gate that M2 cannot pass (a length below zero) stops the loop after M2: the reason is printed,
+    iteration 2 never starts, and the best iteration so far is kept and named."""
+    cfg = short_config(tmp_path / "run")
+    cfg["gates"] = ["taskworld.avg_length < prev * 0"]  # vacuous on M1 (no previous value); unreachable on M2
+    cfg["best_metric"] = "taskworld.avg_length"
+    path = _write(tmp_path / "run.yaml", cfg)
+    res = subprocess.run([*HARNESS, "iterate", "--config", str(path), "--store", str(tmp_path / "s.sqlite")],
+                         capture_output=True, text=True, timeout=900)  # fmt: skip
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "gate after M2: STOP" in res.stdout
+    assert re.search(r"FAIL taskworld\.avg_length < prev \* 0: [\d.]+ >= 0 \(prev = [\d.]+\)", res.stdout)
+    assert "stopped by the gate after M2: taskworld.avg_length < prev * 0" in res.stdout
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert [it["iteration"] for it in summary["iterations"]] == [1, 2]
+    assert not (tmp_path / "run" / "iter_2").exists()  # the second iteration never started
+    assert summary["stopped_by_gate"] == {"after": "M2", "failed": ["taskworld.avg_length < prev * 0"]}
+    lengths = [it["taskworld.avg_length"] for it in summary["iterations"]]
+    best = 1 + max(range(2), key=lambda i: (lengths[i], -i))  # higher is better for a metric without a direction
+    assert summary["best_iteration"] == best and summary["best_model"] == str(tmp_path / "run" / f"m{best}")
+    assert (Path(summary["best_model"]) / "model.safetensors").exists()
+    assert f"kept the best iteration so far by taskworld.avg_length: M{best}" in res.stdout
+
+
+@pytest.mark.vllm
+def test_one_iteration_on_the_vllm_engine(tmp_path: Path) -> None:
+    """The shortened loop on the real vLLM engine: the engine is released before DPO and a new one is loaded on
+    the new checkpoint, whose generations (keyed by the checkpoint's weights) score M2."""
+    pytest.importorskip("vllm")
+    cfg = short_config(tmp_path / "run")
+    cfg.update(backend="vllm", iterations=cfg["iterations"][:1])
+    path = _write(tmp_path / "run.yaml", cfg)
+    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"}
+    res = subprocess.run([*HARNESS, "iterate", "--config", str(path), "--store", str(tmp_path / "s.sqlite")],
+                         capture_output=True, text=True, timeout=1200, env=env)  # fmt: skip
+    assert res.returncode == 0, res.stderr[-3000:]
+    run = tmp_path / "run"
+    dpo = _manifest(run / "iter_1", "dpo")["counts"]
+    assert dpo["engines_released"] >= 1  # M1's engine was closed before training
+    assert dpo["margin_after"] > dpo["margin_before"]
+    with sqlite3.connect(tmp_path / "s.sqlite") as conn:
+        models = {r[0] for r in conn.execute("SELECT DISTINCT model FROM results WHERE benchmark='taskworld'")}
+        identities = {r[0] for r in conn.execute("SELECT DISTINCT model FROM generations")}
+    assert models == {str(run / "m1"), str(run / "m2")}
+    # M0 (EFT), M1 and M2 each generated through their own engine, keyed by their own weights
+    assert len(identities) == 3, identities
+    summary = json.loads((run / "summary.json").read_text())
+    assert [it["iteration"] for it in summary["iterations"]] == [1, 2]
+    assert "taskworld.accuracy.delta_prev" in summary["iterations"][1]
