@@ -5,6 +5,7 @@ Every user error is printed as one line on stderr and exits with code 2; no trac
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -19,7 +20,10 @@ EXIT_USAGE = 2
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="harness")
 def cli() -> None:
-    """Evaluation-first harness for Self-Rewarding and Meta-Rewarding language models."""
+    """Evaluation-first harness for Self-Rewarding and Meta-Rewarding language models.
+
+    Add --verbose (anywhere) to see the libraries' INFO output (vLLM, transformers, TRL, torch, datasets).
+    """
 
 
 @cli.command("make-tiny")
@@ -103,6 +107,14 @@ _register_commands()
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: runs the click group and turns every user error into one line + exit 2."""
+    from harness import quiet
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    verbose = "--verbose" in args or os.environ.get("HARNESS_VERBOSE") == "1"
+    if "--verbose" in args:
+        args.remove("--verbose")
+    quiet.configure(verbose)
+    argv = args
     try:
         cli.main(args=argv, prog_name="harness", standalone_mode=False)
     except HarnessError as exc:

@@ -20,16 +20,22 @@ console = Console(stderr=True)
 
 @contextmanager
 def progress_bar(label: str, total: int) -> Iterator[Any]:
+    """A rich progress bar on stderr; yields ``advance(k, note=None)`` (note: e.g. the current loss)."""
     with Progress(
         TextColumn(f"[bold]{label}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        TextColumn("{task.fields[note]}"),
         console=console,
         transient=False,
     ) as prog:
-        task = prog.add_task(label, total=total)
-        yield lambda k: prog.advance(task, k)
+        task = prog.add_task(label, total=total, note="")
+
+        def advance(k: int, note: str | None = None) -> None:
+            prog.update(task, advance=k, **({"note": note} if note is not None else {}))
+
+        yield advance
 
 
 def parse_prompt_rows(path: str, rows: list[dict[str, Any]]) -> list[tuple[str, tuple[Message, ...]]]:

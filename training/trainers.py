@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,11 +63,36 @@ def _common_args(out_dir: str | Path, settings: TrainSettings) -> dict[str, Any]
     }
 
 
-def _quiet(trainer: Any) -> Any:
-    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+# progress(label, total) -> context manager yielding advance(k, note); set by the training loop (in-process runs)
+PROGRESS: list[Callable[[str, int], Any]] = []
+
+
+def _quiet(trainer: Any, label: str) -> Any:
+    """No printed log dicts nor tqdm bars: one progress bar with the running loss instead (when the loop gave one)."""
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback, TrainerCallback
 
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
+    if not PROGRESS:
+        return trainer
+    factory = PROGRESS[-1]
+
+    class _Bar(TrainerCallback):
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            self.ctx = factory(label, int(state.max_steps))
+            self.advance = self.ctx.__enter__()
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            self.advance(1)
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kw: Any) -> None:
+            if logs and "loss" in logs:
+                self.advance(0, f"loss {float(logs['loss']):.3f}")
+
+        def on_train_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            self.ctx.__exit__(None, None, None)
+
+    trainer.add_callback(_Bar())
     return trainer
 
 
@@ -113,7 +139,7 @@ def sft(
         **_common_args(out_dir, settings),
     )
     trainer = SFTTrainer(model=model, args=cfg, train_dataset=Dataset.from_list(rows), processing_class=tok)
-    _quiet(trainer).train()
+    _quiet(trainer, "SFT").train()
     return _save(trainer, tok, Path(out_dir), "sft_history.json")
 
 
@@ -141,30 +167,40 @@ def dpo(
     trainer = DPOTrainer(
         model=model, ref_model=ref, args=cfg, train_dataset=Dataset.from_list(rows), processing_class=tok
     )
-    trainer.train()
+    _quiet(trainer, "DPO").train()
     return _save(trainer, tok, Path(out_dir), "dpo_history.json")
 
 
-def logprob_margins(model_dir: str | Path, rows: list[dict[str, Any]]) -> list[float]:
+def logprob_margins(model_dir: str | Path, rows: list[dict[str, Any]], batch_size: int = 32) -> list[float]:
     """Per pair: log p(chosen | prompt) - log p(rejected | prompt) under a checkpoint (summed over response tokens).
 
-    Used to show that DPO moved the model: the margins on the training pairs grow.
+    Used to show that DPO moved the model: the margins on the training pairs grow. Sequences are scored in
+    right-padded batches (the padding is masked out of the sums).
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(str(model_dir))
     model = AutoModelForCausalLM.from_pretrained(str(model_dir), use_safetensors=True).eval()
-
-    def seq_logprob(prompt: list[dict[str, str]], answer: list[dict[str, str]]) -> float:
-        p_ids = tok.apply_chat_template(prompt, add_generation_prompt=True, tokenize=True, return_dict=False)
-        full = tok.apply_chat_template(prompt + answer, tokenize=True, return_dict=False)
-        ids = torch.tensor([full])
+    seqs: list[tuple[list[int], int]] = []  # (token ids, index of the first response token)
+    for r in rows:
+        p_ids = tok.apply_chat_template(r["prompt"], add_generation_prompt=True, tokenize=True, return_dict=False)
+        for answer in (r["chosen"], r["rejected"]):
+            full = tok.apply_chat_template(r["prompt"] + answer, tokenize=True, return_dict=False)
+            seqs.append((list(full), len(p_ids)))
+    totals: list[float] = []
+    pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+    for start in range(0, len(seqs), batch_size):
+        batch = seqs[start : start + batch_size]
+        width = max(len(ids) for ids, _ in batch)
+        ids = torch.full((len(batch), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for i, (seq, _) in enumerate(batch):
+            ids[i, : len(seq)] = torch.tensor(seq)
+            mask[i, : len(seq)] = 1
         with torch.no_grad():
-            logits = model(ids).logits[0, :-1].float()
-        lp = torch.log_softmax(logits, dim=-1)
-        targets = ids[0, 1:]
-        start = len(p_ids) - 1
-        return float(lp[start:].gather(1, targets[start:, None]).sum())
-
-    return [seq_logprob(r["prompt"], r["chosen"]) - seq_logprob(r["prompt"], r["rejected"]) for r in rows]
+            logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
+        lp = torch.log_softmax(logits, dim=-1).gather(2, ids[:, 1:, None])[..., 0]
+        for i, (seq, first) in enumerate(batch):
+            totals.append(float(lp[i, first - 1 : len(seq) - 1].sum()))
+    return [totals[2 * k] - totals[2 * k + 1] for k in range(len(rows))]

@@ -1,0 +1,36 @@
+"""A console a person can read: the libraries' output below WARNING is hidden unless ``--verbose``.
+
+vLLM, transformers, TRL, torch, accelerate and datasets log INFO lines, draw their own progress bars and raise
+FutureWarning/UserWarning noise on every start. By default the harness shows only its own lines, its rich
+progress bars and the libraries' WARNING-or-worse log records; ``harness --verbose`` (or
+``HARNESS_VERBOSE=1``) shows everything. Set before the libraries are imported, so their loggers start quiet.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+
+LIBRARIES = ("vllm", "transformers", "trl", "torch", "accelerate", "datasets", "huggingface_hub", "httpx", "filelock")
+
+
+def configure(verbose: bool) -> None:
+    """Quiet (default) or verbose library output for this process and the processes it starts."""
+    if verbose:
+        os.environ["HARNESS_VERBOSE"] = "1"
+        return
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    for name in LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    # the libraries' deprecation notices are for their developers, not for a user of the harness
+    for category in (FutureWarning, DeprecationWarning, UserWarning):
+        warnings.filterwarnings("ignore", category=category)
+    # scipy's bootstrap warns on a degenerate sample; the harness reports such a CI as undefined (None)
+    warnings.filterwarnings("ignore", message=".*confidence interval cannot be calculated.*")
