@@ -56,6 +56,10 @@ class PointwiseScore:
     def valid(self) -> list[float]:
         return [s for s in self.scores if s is not None]
 
+    def with_scores(self, scores: list[float | None]) -> PointwiseScore:
+        """The same judgments with other scores (the random-score control of the training loop)."""
+        return PointwiseScore(list(self.judgments), scores)
+
 
 def check_items(items: list[Any], arity: int, what: str) -> None:
     """Bad input is a one-line HarnessError, not a failure deep inside a template or a backend."""

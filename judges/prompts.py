@@ -5,6 +5,8 @@
 | pointwise_additive | Self-Rewarding Fig. 2 (= Meta-Rewarding A.1, which drops Fig. 2's last sentence) | instruction, response |
 | pointwise_li | Li et al. 2024, Self-Rewarding Fig. 7 (prompt ablation, Self-Rewarding Table 5) | instruction, response |
 | meta_judge | Meta-Rewarding Fig. 2 | instruction, response, judgment_a, judgment_b |
+| pointwise_additive_compact | the additive 5-point rubric of Fig. 2, each criterion in one line (the tiny demo model: ~110 tokens instead of ~400) | instruction, response |
+| meta_judge_compact | Meta-Rewarding Fig. 2 with the rubric named, not restated (the tiny demo model) | instruction, response, judgment_a, judgment_b |
 | alpaca_eval_clf | alpaca_eval's ``alpaca_eval_clf_gpt4_turbo/alpaca_eval_clf.txt`` (Meta-Rewarding A.2) | instruction, output_1, output_2 |
 
 Placeholders are ``{name}`` and are substituted in ONE pass over the template (not ``str.format``, not
@@ -37,6 +39,8 @@ REGISTRY: dict[str, tuple[str, tuple[str, ...]]] = {
     "pointwise_additive": ("pointwise_additive.txt", POINTWISE_FIELDS),
     "pointwise_li": ("pointwise_li.txt", POINTWISE_FIELDS),
     "meta_judge": ("meta_judge.txt", META_FIELDS),
+    "pointwise_additive_compact": ("pointwise_additive_compact.txt", POINTWISE_FIELDS),
+    "meta_judge_compact": ("meta_judge_compact.txt", META_FIELDS),
     "alpaca_eval_clf": ("alpaca_eval_clf.txt", PAIRWISE_FIELDS),
 }
 

@@ -26,6 +26,7 @@ class SFTSection:
     batch_size: int = 16
     max_length: int = 1024  # tokens; judge prompts are long, a truncated example loses its target
     use_eft: bool = True
+    ift_examples: int = 300  # builtin:taskworld only: how many IFT rows it writes
 
 
 @dataclass
@@ -63,10 +64,13 @@ class GenerationSection:
 @dataclass
 class JudgeSection:
     prompt: str = "pointwise_additive"
+    meta_prompt: str = "meta_judge"
     n: int = 3
     temperature: float = 0.8
     top_p: float = 0.95
     max_tokens: int = 128
+    # the control of bench/self_improvement.py: every parsed score replaced by a seeded uniform draw from 0..5
+    random_scores: bool = False
 
 
 @dataclass
@@ -105,6 +109,7 @@ class RunConfig:
     base_model: str = "builtin:tiny"
     out_dir: str = "runs/iterate"
     backend: str = "vllm"  # generation/judging backend for local checkpoints: vllm | hf
+    backend_options: dict[str, Any] = field(default_factory=dict)  # spec options, e.g. {batch_size: 64}
     seed: int = 0
     ift_data: str = BUILTIN
     eft_data: str = BUILTIN

@@ -54,21 +54,26 @@ def build_eft(loop: Loop, model_dir: Path) -> Rows:
                 judged.append(eft.JudgedResponse(resp, rank, text, score))
                 break  # one judgment per response and prompt: the first sample
         prompt_items.append(eft.PromptJudgments(r["prompt"], judged))
-    if cfg.eft.include_reference_judgments and cfg.eft_data == BUILTIN:
-        for r in ranked:
-            judged = []
-            for resp, rank in zip(r["responses"], r["ranks"], strict=True):
-                text, score = taskworld.reference_judgment(rank)
-                judged.append(eft.JudgedResponse(resp, rank, text, float(score)))
-            prompt_items.append(eft.PromptJudgments(r["prompt"], judged))
     meta_rows: list[dict[str, Any]] = []
     if cfg.eft.include_reference_judgments and cfg.eft_data == BUILTIN:
-        # task world only: seed the meta-judge role too, with reference meta-judgments of judgment pairs
-        meta_template = load_prompt("meta_judge")
+        # task world only: its rule-written reference judgments (they pass the same filter) and, to seed the
+        # meta-judge role, reference meta-judgments of (right, wrong) judgment pairs
+        meta_template = load_prompt(cfg.judge.meta_prompt)
         for i, r in enumerate(ranked):
-            rank = r["ranks"][0]
-            other = (taskworld.reference_judgment(rank)[1] + 2 + i % 3) % 6
-            (ja, jb), text = taskworld.reference_meta_judgment(rank, other, seed=cfg.seed + i)
+            judged = []
+            for resp, rank in zip(r["responses"], r["ranks"], strict=True):
+                ref = taskworld.reference_judgment(r["prompt"], resp)
+                if ref is not None:
+                    judged.append(eft.JudgedResponse(resp, rank, ref[0], float(ref[1])))
+            prompt_items.append(eft.PromptJudgments(r["prompt"], judged))
+            ref0 = taskworld.reference_judgment(r["prompt"], r["responses"][0])
+            if ref0 is None:
+                continue
+            other = (ref0[1] + 2 + i % 3) % 6
+            meta = taskworld.reference_meta_judgment(r["prompt"], r["responses"][0], other, seed=cfg.seed + i)
+            if meta is None:
+                continue
+            (ja, jb), text = meta
             msgs = meta_template.to_messages_dicts(
                 instruction=r["prompt"], response=r["responses"][0], judgment_a=ja, judgment_b=jb
             )
@@ -110,28 +115,35 @@ def make_prompts(loop: Loop, current: Path, base: Path, t: int) -> Rows:
         rouge.add_if_novel(s)
     kept: list[str] = []
     reasons: Counter[str] = Counter()
-    for attempt in range(cfg.max_attempts):
-        need = cfg.n - len(kept)
-        if need <= 0:
-            break
-        reqs = [
-            Request(
-                prompt=self_instruct.few_shot_prompt(seeds, kept, rng),
-                params=Request.user("x", temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=64, seed=seed * 100 + attempt * 10_000 + i).params,
-            )
-            for i in range(need * 2)
-        ]  # fmt: skip
-        outs = generate(model, reqs, loop.run)
-        candidates = [
-            self_instruct.parse_generated_instruction(o[0].text, truncated=o[0].finish_reason == "length") for o in outs
-        ]
-        reasons["unparsed"] += sum(c is None for c in candidates)
-        new, why = self_instruct.filter_instructions(
-            [c for c in candidates if c], rouge, min_words=cfg.min_words, max_words=cfg.max_words
-        )
-        reasons.update(why)
-        kept += new[:need]
-    counts: dict[str, Any] = {"self_instruct": len(kept), "rejected": dict(reasons)}
+    ev = loop.cfg.eval
+    decontaminate = "taskworld" in ev.benchmarks or ("judge" in ev.benchmarks and ev.judge_data == BUILTIN)
+    with loop.progress(f"iteration {t}: self-instruction", cfg.n) as advance:
+        for attempt in range(cfg.max_attempts):
+            need = cfg.n - len(kept)
+            if need <= 0:
+                break
+            reqs = [
+                Request(
+                    prompt=self_instruct.few_shot_prompt(seeds, kept, rng),
+                    params=Request.user("x", temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=48, stop=("\n",), seed=seed * 100 + attempt * 10_000 + i).params,
+                )
+                for i in range(need * 2)
+            ]  # fmt: skip
+            outs = generate(model, reqs, loop.run)
+            candidates = [
+                self_instruct.parse_generated_instruction(o[0].text, truncated=o[0].finish_reason == "length")
+                for o in outs
+            ]
+            reasons["unparsed"] += sum(c is None for c in candidates)
+            fresh = [c for c in candidates if c]
+            if decontaminate:  # never train on a held-out evaluation prompt of the task world
+                reasons["eval_partition"] += sum(taskworld.is_eval_prompt(c) for c in fresh)
+                fresh = [c for c in fresh if not taskworld.is_eval_prompt(c)]
+            new, why = self_instruct.filter_instructions(fresh, rouge, min_words=cfg.min_words, max_words=cfg.max_words)
+            reasons.update(why)
+            kept += new[:need]
+            advance(len(new[:need]))
+    counts: dict[str, Any] = {"self_instruct": len(kept), "rejected": dict(reasons), "taskworld_topup": 0}
     if cfg.source == "mixed" and len(kept) < cfg.n:
         # a model too weak to write instructions (the tiny demo model) is topped up with fresh task-world prompts
         extra = [tk.prompt for tk in taskworld.tasks(cfg.n * 2, seed=seed) if tk.prompt not in kept][
@@ -139,6 +151,7 @@ def make_prompts(loop: Loop, current: Path, base: Path, t: int) -> Rows:
         ]
         counts["taskworld_topup"] = len(extra)
         kept += extra
+    counts["self_instruct_share"] = counts["self_instruct"] / len(kept) if kept else None
     if not kept:
         raise HarnessError(f"iteration {t}: self-instruction creation kept no prompt (rejected: {dict(reasons)})")
     return [{"id": f"it{t}-{i}", "prompt": p} for i, p in enumerate(kept)], counts
@@ -151,7 +164,9 @@ def candidates(loop: Loop, current: Path, prompts: list[dict[str, Any]], t: int)
         Request.user(p["prompt"], n=g.k, temperature=g.temperature, top_p=g.top_p, max_tokens=g.max_tokens, seed=loop.cfg.seed * 7919 + t * 100_003 + i)
         for i, p in enumerate(prompts)
     ]  # fmt: skip
-    outs = generate(loop.model(current), reqs, loop.run)
+    model = loop.model(current)
+    with loop.progress(f"iteration {t}: candidates", len(reqs)) as advance:
+        outs = generate(model, reqs, loop.run, on_progress=advance)
     rows, dropped = [], 0
     for p, comps in zip(prompts, outs, strict=True):
         texts = [c.text for c in comps]
@@ -165,7 +180,13 @@ def judge(loop: Loop, current: Path, cands: list[dict[str, Any]], t: int) -> Row
     """N judgments per response; score = mean of the valid ones; parse failures excluded and counted."""
     j = _judge(loop, current, loop.cfg.judge.n, seed=loop.cfg.seed * 31 + t)
     items = [(c["prompt"], r) for c in cands for r in c["responses"]]
-    scored = j.score(items)
+    with loop.progress(f"iteration {t}: judgments", len(items)) as advance:
+        scored = j.score(items, on_progress=advance)
+    if loop.cfg.judge.random_scores:
+        # the control: the judge's texts are kept, its parsed scores replaced by seeded random ones, so pairs
+        # are chosen without the judge's signal (unparsed judgments stay unparsed)
+        rng = random.Random(f"random_scores:{loop.cfg.seed}:{t}")
+        scored = [r.with_scores([None if s is None else float(rng.randint(0, 5)) for s in r.scores]) for r in scored]
     rows, k = [], 0
     for c in cands:
         res = scored[k : k + len(c["responses"])]
@@ -216,12 +237,16 @@ def actor_pairs(judged: list[dict[str, Any]], it: IterationSection) -> Rows:
 def judge_pairs(loop: Loop, current: Path, judged: list[dict[str, Any]], it: IterationSection, t: int) -> Rows:
     """Meta-Rewarding 2.2: per prompt the response with the highest score variance; its judgments are compared
     pairwise by the meta-judge; chosen/rejected = highest/lowest Elo."""
-    meta = MetaJudge(loop.model(current), loop.run, max_tokens=it.meta_judge_max_tokens, seed=loop.cfg.seed * 13 + t)
+    meta = MetaJudge(
+        loop.model(current), loop.run, prompt=loop.cfg.judge.meta_prompt, max_tokens=it.meta_judge_max_tokens,
+        seed=loop.cfg.seed * 13 + t,
+    )  # fmt: skip
     template = load_prompt(loop.cfg.judge.prompt)
     rng = random.Random(loop.cfg.seed * 17 + t)
     rows: list[dict[str, Any]] = []
     skipped: Counter[str] = Counter()
     all_battles: list[tuple[list[Any], list[str]]] = []
+    todo: list[tuple[dict[str, Any], int, list[str]]] = []
     for row in judged:
         responses = [
             pairs.ScoredResponse(text, mean, n_valid, var)
@@ -238,7 +263,13 @@ def judge_pairs(loop: Loop, current: Path, judged: list[dict[str, Any]], it: Ite
         if len(texts) < 2:
             skipped["too_few_parsed_judgments"] += 1
             continue
-        battles = meta.battles(row["prompt"], row["responses"][idx], texts)
+        todo.append((row, idx, texts))
+    n_battles = sum(len(texts) * (len(texts) - 1) for _, _, texts in todo)
+    with loop.progress(f"iteration {t}: meta-judge battles", n_battles) as advance:
+        # one generate call for every battle of the iteration: the backend batches them
+        battle_lists = meta.battles_many([(row["prompt"], row["responses"][idx], texts) for row, idx, texts in todo])
+        advance(n_battles)
+    for (row, idx, texts), battles in zip(todo, battle_lists, strict=True):
         matrix, _, _ = battle_matrix(battles, len(texts))
         all_battles.append((battles, texts))
         if matrix.sum() == 0:
