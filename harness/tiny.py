@@ -48,11 +48,13 @@ class TinyArch:
     num_layers: int = 2
     num_heads: int = 4
     intermediate_size: int = 256
-    max_positions: int = 2048
+    max_positions: int = 8192
 
 
 # the demo's base: ~2.2M parameters, 4 layers (7.5k training tokens/s on 2 cores)
-BASE_ARCH = TinyArch(vocab_size=2048, hidden_size=192, num_layers=4, num_heads=6, intermediate_size=512)
+BASE_ARCH = TinyArch(
+    vocab_size=2048, hidden_size=192, num_layers=4, num_heads=6, intermediate_size=512, max_positions=2048
+)
 
 
 @dataclass(frozen=True)

@@ -72,7 +72,10 @@ class Loop:
         """The model spec of a local checkpoint with the config's backend and backend options."""
         from urllib.parse import urlencode
 
-        opts = urlencode(self.cfg.backend_options)
+        options = dict(self.cfg.backend_options)
+        if self.cfg.backend == "vllm":  # batch_size is the HF backend's (vLLM schedules its own batches)
+            options.pop("batch_size", None)
+        opts = urlencode(options)
         return f"{self.cfg.backend}:{model_dir}" + (f"?{opts}" if opts else "")
 
     def model(self, model_dir: Path) -> Model:

@@ -23,7 +23,8 @@ def short_config(out_dir: Path) -> dict:
     """The demo config, shortened: HF backend, fewer prompts and tokens."""
     cfg = yaml.safe_load((Path(__file__).resolve().parents[2] / "training" / "configs" / "demo.yaml").read_text())
     cfg.update(
-        out_dir=str(out_dir), backend="hf", base_model="builtin:tiny-random",
+        out_dir=str(out_dir), backend="hf", base_model="builtin:tiny-random", backend_options={},
+        gates=["taskworld.avg_length <= prev * 2.0"],  # the machinery, not the demo's judge floor
         sft={"epochs": 3, "learning_rate": 0.003, "batch_size": 16, "use_eft": True},
         eft={"judge_n": 1, "max_prompts": 48, "include_reference_judgments": True},
         prompts={"source": "mixed", "n": 6},
