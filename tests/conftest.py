@@ -1,14 +1,42 @@
-"""Shared fixtures: the ../shared reference data (skipped cleanly when absent) and tiny models."""
+"""Shared fixtures: the ../shared reference data and tiny models; a missing part skips locally, fails under CI=true."""
 
 from __future__ import annotations
 
+import importlib
 import os
+import shutil
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("HARNESS_SHARED", REPO.parent / "shared"))
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def missing(what: str) -> None:
+    """A required part is absent: skip on a developer's machine, FAIL under CI=true (no silent skips in CI)."""
+    if IN_CI:
+        pytest.fail(f"CI=true but {what}", pytrace=False)
+    pytest.skip(what)
+
+
+def require(module: str) -> ModuleType:
+    """Import ``module`` or call :func:`missing` with the real import error (not only ModuleNotFoundError)."""
+    try:
+        return importlib.import_module(module)
+    except Exception as exc:
+        missing(f"{module} cannot be imported: {type(exc).__name__}: {exc}")
+        raise  # unreachable: missing() always raises
+
+
+def require_executables(*names: str) -> list[str]:
+    paths = [shutil.which(n) for n in names]
+    absent = [n for n, p in zip(names, paths, strict=True) if p is None]
+    if absent:
+        missing(f"{', '.join(absent)} not installed (make test-deps)")
+    return [str(p) for p in paths]
 
 
 @pytest.fixture(scope="session")
@@ -16,7 +44,7 @@ def shared() -> Path:
     """../shared/data beside the checkout; tests using it skip when it is absent."""
     data = SHARED / "data"
     if not data.is_dir():
-        pytest.skip(f"reference data not found at {data}")
+        missing(f"reference data not found at {data}")
     return data
 
 
@@ -39,7 +67,7 @@ def tiny_model_b(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def vllm_server_b(tiny_model_b: Path, tmp_path_factory: pytest.TempPathFactory):
     """A real `vllm serve` of the second tiny model on 127.0.0.1 (one per session), stopped by PID."""
-    pytest.importorskip("vllm")
+    require("vllm")
     from tests.servers import VLLMServer
 
     server = VLLMServer(tiny_model_b, "tiny-b", tmp_path_factory.mktemp("vllm_serve") / "server.log")
@@ -50,7 +78,7 @@ def vllm_server_b(tiny_model_b: Path, tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def vllm_engine(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory):
     """The in-process vLLM engine on the tiny model, shared by the whole session (startup is ~1 min on CPU)."""
-    pytest.importorskip("vllm")
+    require("vllm")
     from harness.backends import load_model
     from harness.store import Store
 

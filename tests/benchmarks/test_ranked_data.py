@@ -12,6 +12,7 @@ import pytest
 from benchmarks import ranked_data as rd
 from benchmarks.ranked_data import RankedPrompt
 from harness.types import HarnessError
+from tests.conftest import require
 
 
 def _oasst(shared: Path) -> Path:
@@ -81,7 +82,7 @@ def test_message_loader_agrees_with_tree_loader(shared: Path, tmp_path: Path) ->
 
 
 def test_hub_loader_on_local_files(shared: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    datasets = pytest.importorskip("datasets")
+    datasets = require("datasets")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True, raising=False)
@@ -215,8 +216,8 @@ def test_load_ranked_dispatch(shared: Path, tmp_path: Path, monkeypatch: pytest.
 
 
 def test_load_ranked_parquet(shared: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    pd = pytest.importorskip("pandas")
-    datasets = pytest.importorskip("datasets")
+    pd = require("pandas")
+    datasets = require("datasets")
     monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True, raising=False)
     monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "cache", raising=False)
     path = tmp_path / "validation.parquet"

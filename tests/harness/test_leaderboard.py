@@ -3,15 +3,13 @@
 import base64
 import csv
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from harness.leaderboard import publish
 from harness.store import Store
+from tests.conftest import require, require_executables
 
 XSS = "<script>window.__pwned = 1</script><img src=x onerror='window.__pwned=2'>"
 
@@ -66,10 +64,8 @@ def test_cli_leaderboard_errors(tmp_path: Path) -> None:
 
 
 def test_html_in_headless_chromium(tmp_path: Path) -> None:
-    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (chromium and driver):
-        pytest.skip("Debian chromium / chromium-driver not installed (make test-deps)")
-    webdriver = pytest.importorskip("selenium.webdriver")
+    chromium, driver = require_executables("chromium", "chromedriver")
+    webdriver = require("selenium.webdriver")
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
 

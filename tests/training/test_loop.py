@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.conftest import require
+
 HARNESS = [sys.executable, "-m", "harness"]
 STAGES = ["prompts", "candidates", "judgments", "actor_pairs", "judge_pairs", "dpo", "eval"]
 
@@ -278,7 +280,7 @@ def test_a_gate_stops_the_run_and_keeps_the_best_iteration(tmp_path: Path) -> No
 def test_one_iteration_on_the_vllm_engine(tmp_path: Path) -> None:
     """The shortened loop on the real vLLM engine: the engine is released before DPO and a new one is loaded on
     the new checkpoint, whose generations (keyed by the checkpoint's weights) score M2."""
-    pytest.importorskip("vllm")
+    require("vllm")
     cfg = short_config(tmp_path / "run")
     cfg.update(backend="vllm", iterations=cfg["iterations"][:1])
     path = _write(tmp_path / "run.yaml", cfg)
