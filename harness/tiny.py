@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import time
 from collections.abc import Callable
@@ -199,7 +200,7 @@ def pretrain(
         if step < settings.warmup:
             return (step + 1) / settings.warmup
         frac = (step - settings.warmup) / max(1, settings.steps - settings.warmup)
-        return 0.05 + 0.95 * 0.5 * (1 + __import__("math").cos(__import__("math").pi * frac))
+        return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac))
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
     gen = torch.Generator().manual_seed(seed)
@@ -214,7 +215,7 @@ def pretrain(
         opt.step()
         sched.step()
         opt.zero_grad(set_to_none=True)
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
         if log and (step + 1) % 250 == 0:
             log(f"  pretrain step {step + 1}/{settings.steps} loss {sum(losses[-50:]) / 50:.3f} "
                 f"({time.monotonic() - start:.0f} s)")  # fmt: skip

@@ -168,6 +168,17 @@ def _check(cfg: RunConfig, base_dir: Path) -> None:
     args = cfg.training.accelerate_args
     if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
         raise HarnessError(f"training.accelerate_args: expected a list of strings, got {args!r}")
+    opts = cfg.backend_options
+    if not isinstance(opts, dict) or not all(isinstance(v, str | int | float | bool) for v in opts.values()):
+        raise HarnessError(f"backend_options: expected a mapping of option: value, got {opts!r}")
+    if not isinstance(cfg.base_model, str) or not cfg.base_model:
+        raise HarnessError("base_model: required (a checkpoint directory, builtin:tiny or builtin:tiny-random)")
+    if cfg.sft.ift_examples <= 0:
+        raise HarnessError(f"sft.ift_examples: must be a positive integer, got {cfg.sft.ift_examples}")
+    from judges.prompts import META_FIELDS, POINTWISE_FIELDS, load_prompt
+
+    load_prompt(cfg.judge.prompt, POINTWISE_FIELDS)  # an unknown prompt fails here, not after EFT
+    load_prompt(cfg.judge.meta_prompt, META_FIELDS)
     if not cfg.iterations:
         raise HarnessError("iterations: give at least one iteration")
     for i, it in enumerate(cfg.iterations):

@@ -239,6 +239,10 @@ def test_sigkill_at_10_points_and_rerun(finished_run: tuple[Path, Path, str], tm
         ({"sft": {"epochs": "three"}}, "sft.epochs: expected a number"),
         ({"training": {"launcher": "slurm"}}, "training.launcher: expected inprocess or accelerate"),
         ({"training": {"accelerate_args": "--multi_gpu"}}, "training.accelerate_args: expected a list of strings"),
+        ({"backend_options": ["batch_size", 8]}, "backend_options: expected a mapping"),
+        ({"judge": {"meta_prompt": "no_such_prompt"}}, "judge prompt 'no_such_prompt': not a known prompt"),
+        ({"sft": {"ift_examples": 0}}, "sft.ift_examples: must be a positive integer"),
+        ({"judge": {"random_scores": "yes"}}, "judge.random_scores: expected true/false"),
     ],
 )
 def test_bad_config(patch: dict, expected: str, tmp_path: Path) -> None:
