@@ -120,7 +120,10 @@ def _kill_points(timeline: list[tuple[str, float]]) -> list[tuple[int, float]]:
     last evaluation (so a kill always finds work left)."""
     rng = random.Random(2026)
     judging = [s for s, _ in timeline].index("iter_2/judgments")
-    pool = [i for i, (_, sec) in enumerate(timeline[:-1]) if sec >= 0.5 and i != judging]
+    others = [i for i in range(len(timeline) - 1) if i != judging]
+    pool = [i for i in others if timeline[i][1] >= 0.5]
+    if len(pool) < KILL_POINTS - 1:  # a fast machine: the longest stages, so each kill still lands mid-stage
+        pool = sorted(others, key=lambda i: -timeline[i][1])[: KILL_POINTS - 1]
     chosen = sorted([judging, *rng.sample(pool, KILL_POINTS - 1)])
     return [(i, rng.uniform(0.1, 0.8) * timeline[i][1]) for i in chosen]
 
