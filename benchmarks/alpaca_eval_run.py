@@ -10,13 +10,38 @@ AlpacaEval 2; without it the hub eval set is loaded); the LC win rate is added w
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from benchmarks import alpaca_eval
-from benchmarks.registry import DEFAULT_JUDGE, BenchmarkResult, EvalContext, benchmark
+from benchmarks.registry import Benchmark, BenchmarkResult, EvalContext, Metric, declare
 from harness.runner import generate
-from harness.types import Request
+from harness.types import MetricValue, Request
 from judges.pairwise import preference_from_completion
 from judges.prompts import load_prompt
+
+
+@dataclass(frozen=True)
+class AlpacaEvalParams:
+    """Options of the alpaca_eval benchmark (``--option KEY=VALUE``)."""
+
+    max_tokens: int = 2048  # per greedy answer
+
+
+_REF = "alpaca_eval/metrics/"
+METRICS = (
+    Metric("win_rate", "mean preference for the model over the reference output x 100 (weighted judge)", True,
+           headline=True, reference=_REF + "winrate.py get_winrate"),
+    Metric("standard_error", "standard error of the win rate", None, reference=_REF + "winrate.py get_winrate"),
+    Metric("lc_win_rate", "length-controlled win rate x 100 (GLM with the length term zeroed)", True, headline=True,
+           terminal=True, reference=_REF + "glm_winrate.py get_length_controlled_winrate"),
+    Metric("lc_standard_error", "standard error of the LC win rate", None,
+           reference=_REF + "glm_winrate.py get_length_controlled_winrate"),
+    Metric("discrete_win_rate", "win rate from preferences rounded to win/draw/loss x 100", True,
+           reference=_REF + "winrate.py get_winrate"),
+    Metric("avg_length", "mean length of the model's outputs in characters", None,
+           reference=_REF + "winrate.py get_winrate"),
+    Metric("n_unparsed", "judgments whose preference did not parse (excluded, never defaulted)", False),
+)  # fmt: skip
 
 
 def _reference(ctx: EvalContext) -> list[dict]:
@@ -30,11 +55,10 @@ def validate(ctx: EvalContext) -> None:
         _reference(ctx)
 
 
-@benchmark("alpaca_eval")
 def run_alpaca_eval(ctx: EvalContext) -> BenchmarkResult:
     reference = _reference(ctx)
     actor = ctx.actor()
-    max_tokens = int(ctx.options.get("max_tokens", 2048))
+    max_tokens = ctx.params("alpaca_eval").max_tokens
     outs = generate(
         actor, [Request.user(r["instruction"], temperature=0.0, max_tokens=max_tokens) for r in reference], ctx.run
     )
@@ -53,12 +77,12 @@ def run_alpaca_eval(ctx: EvalContext) -> BenchmarkResult:
         )
         for p in todo
     ]
-    judged = generate(ctx.load(ctx.judge_spec or DEFAULT_JUDGE), reqs, ctx.run)
+    judged = generate(ctx.annotator(), reqs, ctx.run)
     shown: dict[int, float | None] = {}
     for p, comps in zip(todo, judged, strict=True):
         shown[id(p)] = preference_from_completion(comps[0])[0]
     prefs = [None if p.identical else shown[id(p)] for p in pairs]
-    annotations = alpaca_eval.annotations_from_judgments(pairs, prefs, annotator=ctx.judge_spec or DEFAULT_JUDGE)
+    annotations = alpaca_eval.annotations_from_judgments(pairs, prefs, annotator=ctx.annotator_name)
     result: dict = {**alpaca_eval.win_rate_metrics([a["preference"] for a in annotations])}
     result["avg_length"] = alpaca_eval.avg_length(model_rows)
     gamed = ctx.data_path("alpaca_eval_gamed")
@@ -72,5 +96,14 @@ def run_alpaca_eval(ctx: EvalContext) -> BenchmarkResult:
         if m.value is not None and math.isnan(m.value):
             m.value = m.ci_low = m.ci_high = None
     unparsed = sum(a["preference"] is None for a in annotations)
+    metrics.append(MetricValue("n_unparsed", float(unparsed), n=len(annotations)))
     extra = {"unparsed_judgments": unparsed, "n_draws": result["n_draws"], "n_total": result["n_total"]}
     return BenchmarkResult("alpaca_eval", metrics, annotations, extra)
+
+
+BENCHMARK = declare(
+    Benchmark(
+        "alpaca_eval", "2.0", "actor", METRICS, roles=("actor", "annotator"), params=AlpacaEvalParams,
+        run=run_alpaca_eval, validate=validate,
+    )
+)  # fmt: skip

@@ -39,7 +39,6 @@ from harness.types import HarnessError
 BASELINE = "gpt-4-0314"
 WEIGHT = 3
 VERDICT = re.compile(r"\[\[([AB<>=]+)\]\]")
-RETRY_PROMPT = "continue your judgment and finish by outputting a final verdict label"
 #: label -> (winner, strong?) in game 1, where A is the baseline; game 2 (A is the model) mirrors it
 _GAME1 = {"A=B": (stats.TIE, False), "A>B": (stats.A_WINS, False), "A>>B": (stats.A_WINS, True),
           "B>A": (stats.B_WINS, False), "B>>A": (stats.B_WINS, True)}  # fmt: skip

@@ -6,6 +6,7 @@ and verdict regex; scored by ``benchmarks.arena_hard``. Data: ``--data-for arena
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +14,28 @@ import numpy as np
 import yaml
 
 from benchmarks import arena_hard
-from benchmarks.registry import DEFAULT_JUDGE, BenchmarkResult, EvalContext, benchmark
+from benchmarks.registry import Benchmark, BenchmarkResult, EvalContext, Metric, declare
 from harness.io import read_jsonl, read_text
 from harness.runner import generate
 from harness.types import HarnessError, Message, MetricValue, Request
+
+
+@dataclass(frozen=True)
+class ArenaHardParams:
+    """Options of the arena_hard benchmark (``--option KEY=VALUE``)."""
+
+    max_tokens: int = 4096  # per greedy answer
+    judge_max_tokens: int = 4096  # per annotator judgment
+    rounds: int = 100  # bootstrap rounds of the score's CI (arena-hard-auto's default)
+
+
+METRICS = (
+    Metric("score", "win rate x 100 against the baseline from the Bradley-Terry fit of both games per question",
+           True, headline=True, terminal=True, reference="arena-hard-auto show_result.py (v0.1)"),
+    Metric("avg_tokens", "mean completion tokens of the model's answers", None,
+           reference="arena-hard-auto show_result.py (v0.1)"),
+    Metric("n_unparsed", "games whose verdict did not parse (excluded, never defaulted)", False),
+)  # fmt: skip
 
 
 def _load(ctx: EvalContext) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, str]]:
@@ -43,12 +62,12 @@ def validate(ctx: EvalContext) -> None:
     _load(ctx)
 
 
-@benchmark("arena_hard")
 def run_arena_hard(ctx: EvalContext) -> BenchmarkResult:
     config, questions, baseline = _load(ctx)
     questions = [q for q in questions if q["question_id"] in baseline][: ctx.limit or None]
     actor = ctx.actor()
-    max_tokens = int(ctx.options.get("max_tokens", 4096))
+    opts: ArenaHardParams = ctx.params("arena_hard")
+    max_tokens = opts.max_tokens
     answers = generate(actor, [Request.user(q["turns"][0]["content"], temperature=0.0, max_tokens=max_tokens)
                                for q in questions], ctx.run)  # fmt: skip
     template = config["prompt_template"][0]
@@ -58,8 +77,8 @@ def run_arena_hard(ctx: EvalContext) -> BenchmarkResult:
         for first, second in ((base, a[0].text), (a[0].text, base)):  # game 1: baseline is A; game 2 swapped
             user = template.format(question_1=q["turns"][0]["content"], answer_1=first, answer_2=second)
             reqs.append(Request.chat([Message("system", config["system_prompt"]), Message("user", user)],
-                                     temperature=0.0, max_tokens=int(ctx.options.get("judge_max_tokens", 4096))))  # fmt: skip
-    judge = ctx.load(ctx.judge_spec or DEFAULT_JUDGE)
+                                     temperature=0.0, max_tokens=opts.judge_max_tokens))  # fmt: skip
+    judge = ctx.annotator()
     outs = generate(judge, reqs, ctx.run)
     rows = []
     for k, q in enumerate(questions):
@@ -69,13 +88,13 @@ def run_arena_hard(ctx: EvalContext) -> BenchmarkResult:
         rows.append({"question_id": q["question_id"], "model": ctx.model_spec, "games": games})
     battle_list = arena_hard.battles(rows)
     unparsed = sum(g["score"] is None for r in rows for g in r["games"])
-    metrics = [MetricValue("unparsed_verdicts", float(unparsed), n=2 * len(rows))]
+    metrics = [MetricValue("n_unparsed", float(unparsed), n=2 * len(rows))]
     tokens = float(np.mean([a[0].completion_tokens for a in answers])) if answers else None
     if battle_list:
         models = [config["baseline_model"], ctx.model_spec]
         n = len(battle_list)
         full = arena_hard.bt_mle(arena_hard.win_counts(models, battle_list, np.arange(n)[None, :]))[0]
-        idx = np.random.default_rng(ctx.seed).integers(0, n, size=(int(ctx.options.get("rounds", 100)), n))
+        idx = np.random.default_rng(ctx.seed).integers(0, n, size=(opts.rounds, n))
         boot = arena_hard.bt_mle(arena_hard.win_counts(models, battle_list, idx))
         wr = lambda e: float(100 * arena_hard.win_rate_vs_baseline(np.atleast_2d(e))[0, 1])  # noqa: E731
         metrics.insert(0, MetricValue("score", wr(full), wr(np.percentile(boot, 2.5, axis=0)),
@@ -85,3 +104,11 @@ def run_arena_hard(ctx: EvalContext) -> BenchmarkResult:
     metrics.append(MetricValue("avg_tokens", tokens, n=len(answers)))
     samples = [{**r, "answer": a[0].text} for r, a in zip(rows, answers, strict=True)]
     return BenchmarkResult("arena_hard", metrics, samples)
+
+
+BENCHMARK = declare(
+    Benchmark(
+        "arena_hard", "0.1", "actor", METRICS, roles=("actor", "annotator"), params=ArenaHardParams,
+        run=run_arena_hard, validate=validate,
+    )
+)  # fmt: skip

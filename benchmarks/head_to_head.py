@@ -3,7 +3,7 @@
 Both models answer every prompt (greedy unless told otherwise, through the store); the judge sees
 each pair in both orders and a disagreement between the orders is a tie. Reported: wins, ties and
 losses of A as shares of the prompts with a parsed verdict, each with a seeded bootstrap 95% CI over
-prompts, plus the number of unparsed verdicts; and the paired difference ``b_minus_a`` = losses - wins of A
+prompts, plus the number of unparsed verdicts (``n_unparsed``); and the paired difference ``b_minus_a`` = losses - wins of A
 (B's net win rate), whose bootstrap resamples each prompt's verdict once for both shares. On task-world
 prompts (their answers are known) also each model's accuracy and the paired accuracy difference
 ``accuracy_b_minus_a`` on the same prompts (``harness.stats.paired_bootstrap``), as ``harness iterate`` reports
@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from benchmarks import taskworld
+from benchmarks.registry import Benchmark, Metric, declare
 from harness.runner import Run, generate
 from harness.stats import metric_with_ci, paired_bootstrap
 from harness.types import MetricValue, Model, Request
@@ -48,7 +49,7 @@ def head_to_head(
         metric_with_ci("losses", parsed, lambda vs: share(vs, "B"), n_resamples=n_resamples, seed=seed),
         metric_with_ci("b_minus_a", parsed, lambda vs: share(vs, "B") - share(vs, "A") if vs else None,  # type: ignore[operator]
                        n_resamples=n_resamples, seed=seed),
-        MetricValue("unparsed", float(len(verdicts) - len(parsed)), n=len(verdicts)),
+        MetricValue("n_unparsed", float(len(verdicts) - len(parsed)), n=len(verdicts)),
     ]  # fmt: skip
     known = [(taskworld.parse_task(p), a, b) for p, a, b in answers]
     known = [(t, a, b) for t, a, b in known if t is not None]
@@ -70,3 +71,18 @@ def head_to_head(
         for (p, a, b), v in zip(answers, verdicts, strict=True)
     ]
     return metrics, samples
+
+
+METRICS = (
+    Metric("wins", "share of prompts with a parsed verdict that model A wins (both orders agree)", True,
+           headline=True, terminal=True, reference="Self-Rewarding Fig. 3"),
+    Metric("ties", "share of prompts with a parsed verdict that are ties (the orders disagree or say tie)", None,
+           headline=True),
+    Metric("losses", "share of prompts with a parsed verdict that model A loses", False, headline=True),
+    Metric("b_minus_a", "losses - wins of A: B's net win rate (paired over prompts)", None),
+    Metric("n_unparsed", "prompts whose verdict did not parse in either order (excluded)", False),
+    Metric("accuracy_a", "model A's task-world accuracy on the compared prompts", True),
+    Metric("accuracy_b", "model B's task-world accuracy on the compared prompts", True),
+    Metric("accuracy_b_minus_a", "paired accuracy difference B - A on the same prompts", None),
+)  # fmt: skip
+BENCHMARK = declare(Benchmark("head_to_head", "1", "actor", METRICS, roles=("actor", "judge")))

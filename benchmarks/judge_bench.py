@@ -10,23 +10,70 @@ self-chosen pairs (Meta-Rewarding Sec. 3.4).
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 from benchmarks import judge_metrics, taskworld
 from benchmarks.ranked_data import RankedPrompt, load_ranked
-from benchmarks.registry import BenchmarkResult, EvalContext, benchmark
+from benchmarks.registry import Benchmark, BenchmarkResult, EvalContext, Metric, declare
 from harness.types import MetricValue
 from judges.pairwise import PairwiseJudge
 from judges.pointwise import PointwiseJudge
 
 BUILTIN = "builtin:taskworld"
+_JM = "benchmarks/judge_metrics.py"
+
+
+@dataclass(frozen=True)
+class JudgeParams:
+    """Options of the judge benchmark (``--option KEY=VALUE``)."""
+
+    judge_prompt: str = "pointwise_additive"  # a template of judges/prompts/
+    judge_n: int = 1  # judgments per response (their valid scores are averaged)
+    judge_temperature: float = 0.7
+    judge_max_tokens: int = 256
+    n_resamples: int = 1000  # bootstrap rounds of the CIs
+    taskworld_n: int = 300  # prompts of the built-in held-out data (without --limit)
+
+
+METRICS = (
+    Metric("pairwise_accuracy", "share of human-ordered response pairs the judge orders the same way (a judge tie "
+           "is wrong)", True, headline=True, reference="Self-Rewarding Table 4 (pairwise accuracy)"),
+    Metric("pairwise_accuracy_ties_half", "pairwise accuracy with a judge tie counted 0.5", True),
+    Metric("pairwise_accuracy_ties_excluded", "pairwise accuracy over the pairs the judge does not tie", True,
+           headline=True, terminal=True),
+    Metric("judge_tie_rate", "share of human-ordered pairs the judge scores equally", None),
+    Metric("five_best", "share of responses scored 5 that humans rank best", True,
+           reference="Self-Rewarding Table 4 (5-best)"),
+    Metric("exact_match", "share of prompts whose score order equals the human ranking exactly", True,
+           reference="Self-Rewarding Table 4 (exact match)"),
+    Metric("spearman", "mean per-prompt Spearman correlation of scores with human ranks", True, headline=True,
+           terminal=True, reference="Self-Rewarding Table 4; scipy.stats.spearmanr"),
+    Metric("kendall", "mean per-prompt Kendall tau-b of scores with human ranks", True, headline=True,
+           reference="Self-Rewarding Table 4; scipy.stats.kendalltau"),
+    Metric("spearman_pooled", "Spearman correlation over all responses pooled", True),
+    Metric("kendall_pooled", "Kendall tau-b over all responses pooled", True),
+    Metric("parse_rate", "share of responses with at least one parsed judgment", True, terminal=True),
+    Metric("mean_score", "mean parsed score (0-5)", None, headline=True),
+    Metric("judgment_parse_rate", "share of individual judgments whose score parsed", True, headline=True),
+    *(Metric(f"score_frac_{k}", f"share of parsed scores that round to {k}", None) for k in range(6)),
+    Metric("length_bias", "over response pairs the judge orders, share where the longer response wins (0.5: none)",
+           None),
+    Metric("agreement", "agreement with the reference judge on human best-vs-worst pairs (judge tie = 0.5)", True,
+           headline=True, reference="Meta-Rewarding Sec. 3.4"),
+    Metric("agreement_without_ties", "agreement with the reference judge, pairs the judge ties dropped", True),
+    Metric("self_chosen_agreement", "reference judge's agreement with the judge's own best-vs-worst choice", True,
+           reference="Meta-Rewarding Sec. 3.4"),
+    Metric("self_chosen_agreement_without_ties", "self-chosen agreement, reference ties dropped", True),
+    Metric("reference_position_bias", "share of reference-judge orders won by the first-shown output", None),
+)  # fmt: skip
 
 
 def load_prompts(ctx: EvalContext) -> list[RankedPrompt]:
     source = ctx.data.get("judge") or BUILTIN
     if source == BUILTIN:
         # the held-out partition: never a training, EFT or self-instruction prompt
-        n = ctx.limit or int(ctx.options.get("taskworld_n", 300))
+        n = ctx.limit or ctx.params("judge").taskworld_n
         rows = taskworld.ranked_rows(n, seed=20_000 + ctx.seed, split="eval")
         prompts = [RankedPrompt(str(r["id"]), str(r["prompt"]), list(r["responses"]), list(r["ranks"])) for r in rows]
     else:
@@ -39,20 +86,15 @@ def validate(ctx: EvalContext) -> None:
     load_prompts(ctx)
     from judges.prompts import load_prompt
 
-    load_prompt(str(ctx.options.get("judge_prompt", "pointwise_additive")))
+    load_prompt(ctx.params("judge").judge_prompt)
 
 
-@benchmark("judge")
 def run_judge_benchmark(ctx: EvalContext) -> BenchmarkResult:
     prompts = load_prompts(ctx)
-    opts = ctx.options
+    opts: JudgeParams = ctx.params("judge")
     judge = PointwiseJudge(
-        ctx.judge(), ctx.run,
-        prompt=str(opts.get("judge_prompt", "pointwise_additive")),
-        n=int(opts.get("judge_n", 1)),
-        temperature=float(opts.get("judge_temperature", 0.7)),
-        max_tokens=int(opts.get("judge_max_tokens", 256)),
-        seed=ctx.seed,
+        ctx.judge(), ctx.run, prompt=opts.judge_prompt, n=opts.judge_n, temperature=opts.judge_temperature,
+        max_tokens=opts.judge_max_tokens, seed=ctx.seed,
     )  # fmt: skip
     items = [(p.prompt, r) for p in prompts for r in p.responses]
     with ctx.progress("judge: pointwise judgments", len(items)) as advance:
@@ -63,7 +105,7 @@ def run_judge_benchmark(ctx: EvalContext) -> BenchmarkResult:
         per_prompt.append([s.mean for s in scored[k : k + len(p.responses)]])
         k += len(p.responses)
     judged = judge_metrics.judged_prompts([p.ranks for p in prompts], per_prompt, [p.prompt_id for p in prompts])
-    metrics = judge_metrics.judge_quality_report(judged, seed=ctx.seed, n_resamples=int(opts.get("n_resamples", 1000)))
+    metrics = judge_metrics.judge_quality_report(judged, seed=ctx.seed, n_resamples=opts.n_resamples)
     all_scores = [s for res in scored for s in res.scores]
     n_parsed = sum(s is not None for s in all_scores)
     # per individual judgment (the report's parse_rate is per response: at least one judgment parsed)
@@ -148,3 +190,11 @@ def reference_agreement(
         MetricValue("self_chosen_agreement_without_ties", own.agreement_without_ties, n=own.n_without_ties),
         MetricValue("reference_position_bias", pos, n=len(ref_verdicts) + len(own_verdicts)),
     ]
+
+
+BENCHMARK = declare(
+    Benchmark(
+        "judge", "2", "judge", METRICS, roles=("judge", "reference_judge"), params=JudgeParams,
+        run=run_judge_benchmark, validate=validate,
+    )
+)  # fmt: skip

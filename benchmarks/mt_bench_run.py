@@ -7,12 +7,31 @@ Data: ``--data-for mt_bench_dir=DIR`` pointing at FastChat's ``llm_judge/data`` 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks import mt_bench
-from benchmarks.registry import DEFAULT_JUDGE, BenchmarkResult, EvalContext, benchmark
+from benchmarks.registry import Benchmark, BenchmarkResult, EvalContext, Metric, declare
 from harness.runner import generate
 from harness.types import HarnessError, Message, MetricValue, Request
+
+
+@dataclass(frozen=True)
+class MtBenchParams:
+    """Options of the mt_bench benchmark (``--option KEY=VALUE``)."""
+
+    max_tokens: int = 1024  # per greedy turn
+    judge_max_tokens: int = 2048  # per annotator judgment
+
+
+_SHOW = "FastChat fastchat/llm_judge/show_result.py display_result_single"
+METRICS = (
+    Metric("turn1", "mean 1-10 rating of first turns (failed ratings excluded)", True, reference=_SHOW),
+    Metric("turn2", "mean 1-10 rating of second turns (failed ratings excluded)", True, reference=_SHOW),
+    Metric("overall", "mean rating over both turns pooled", True, headline=True, terminal=True, reference=_SHOW),
+    Metric("mean_of_turns", "mean of the turn-1 and turn-2 means", True),
+    Metric("n_unparsed", "judgments whose rating did not parse (-1: excluded, never defaulted)", False),
+)  # fmt: skip
 
 
 def _paths(ctx: EvalContext) -> tuple[Path, Path, Path]:
@@ -33,13 +52,13 @@ def validate(ctx: EvalContext) -> None:
     mt_bench.load_reference_answers(refs)
 
 
-@benchmark("mt_bench")
 def run_mt_bench(ctx: EvalContext) -> BenchmarkResult:
     prompts_path, questions_path, refs_path = _paths(ctx)
     prompts = mt_bench.load_judge_prompts(prompts_path)
     questions = mt_bench.load_questions(questions_path)[: ctx.limit or None]
     refs = mt_bench.load_reference_answers(refs_path)
-    max_tokens = int(ctx.options.get("max_tokens", 1024))
+    opts: MtBenchParams = ctx.params("mt_bench")
+    max_tokens = opts.max_tokens
     actor = ctx.actor()
     # turn 1, then turn 2 with the model's own first answer in the history (greedy, as FastChat's default)
     first = generate(
@@ -55,8 +74,8 @@ def run_mt_bench(ctx: EvalContext) -> BenchmarkResult:
     ]
     second = generate(actor, second_reqs, ctx.run)
     answers = {q["question_id"]: [a[0].text, b[0].text] for q, a, b in zip(questions, first, second, strict=True)}
-    judge = ctx.load(ctx.judge_spec or DEFAULT_JUDGE)
-    judge_max = int(ctx.options.get("judge_max_tokens", 2048))
+    judge = ctx.annotator()
+    judge_max = opts.judge_max_tokens
     items, reqs = [], []
     for q in questions:
         for turn in (1, 2):
@@ -67,13 +86,21 @@ def run_mt_bench(ctx: EvalContext) -> BenchmarkResult:
             items.append((q["question_id"], turn, name))
             reqs.append(Request.chat(msgs, temperature=0.0, max_tokens=judge_max))
     outs = generate(judge, reqs, ctx.run)
-    df = mt_bench.judgment_rows(ctx.model_spec, ctx.judge_spec or DEFAULT_JUDGE,
+    df = mt_bench.judgment_rows(ctx.model_spec, ctx.annotator_name,
                                 [(qid, t, n, o[0].text) for (qid, t, n), o in zip(items, outs, strict=True)])  # fmt: skip
     cats = {q["question_id"]: q["category"] for q in questions}
     res = mt_bench.scores(df, cats)[ctx.model_spec]
     metrics = [MetricValue(k, res[k], n=res["n_valid"]) for k in ("turn1", "turn2", "overall", "mean_of_turns")]
-    metrics.append(MetricValue("n_failed", float(res["n_failed"]), n=len(df)))
+    metrics.append(MetricValue("n_unparsed", float(res["n_failed"]), n=len(df)))
     samples = df.assign(answer=[answers[qid][t - 1] for qid, t in zip(df["question_id"], df["turn"], strict=True)])
     return BenchmarkResult(
         "mt_bench", metrics, samples.to_dict(orient="records"), {"category": res.get("category", {})}
     )
+
+
+BENCHMARK = declare(
+    Benchmark(
+        "mt_bench", "0.1", "actor", METRICS, roles=("actor", "annotator"), params=MtBenchParams, run=run_mt_bench,
+        validate=validate,
+    )
+)  # fmt: skip

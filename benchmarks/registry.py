@@ -1,14 +1,21 @@
-"""The benchmark contract: a registry of benchmark functions and the context they run in.
+"""The benchmark contract: each benchmark is one declared object, and this registry holds them.
 
-A benchmark is a function ``(EvalContext) -> BenchmarkResult`` registered with ``@benchmark("name")``.
-``harness eval --benchmarks a,b`` looks names up here.
+A benchmark declares (inspect_ai's ``@task``/``@scorer(metrics=...)``, lm-eval's ``metric_list`` with
+``higher_is_better``) its name, version, family, model roles, a typed params dataclass and every metric it
+emits, each with its direction and a one-line definition; it also gives ``run(ctx)`` and optionally
+``validate(ctx)``. Gates (direction), the loop's best-iteration choice, the leaderboard (families, headline
+columns) and the iteration report all read these declarations: there is no second list of metric facts.
+
+Evaluations that are not ``harness eval`` benchmarks but write metric rows (``head_to_head`` from
+``harness compare``, ``meta_judge`` from the loop) are declared the same way, without ``run``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,50 +24,227 @@ from harness.runner import Run
 from harness.store import Store
 from harness.types import HarnessError, MetricValue, Model
 
-_BENCHMARKS: dict[str, Callable[[EvalContext], BenchmarkResult]] = {}
-# module that registers each benchmark (imported on first use, so optional parts stay lazy)
+# module that declares each benchmark, in display order (imported on first use, so optional parts stay lazy)
 _MODULES = {
     "judge": "benchmarks.judge_bench",
+    "taskworld": "benchmarks.taskworld",
     "alpaca_eval": "benchmarks.alpaca_eval_run",
     "arena_hard": "benchmarks.arena_hard_run",
     "mt_bench": "benchmarks.mt_bench_run",
-    "taskworld": "benchmarks.taskworld",
+    "head_to_head": "benchmarks.head_to_head",
+    "meta_judge": "benchmarks.meta_judge",
 }
+FAMILIES = ("judge", "actor")
+ROLES = ("actor", "judge", "annotator", "reference_judge")
 
-DEFAULT_JUDGE = "openai:gpt-4-1106-preview"
+# the annotator (strong judge) of the actor benchmarks when none is given: AlpacaEval 2's and Arena-Hard's
+DEFAULT_ANNOTATOR = "openai:gpt-4-1106-preview"
 
-# the metric names each benchmark reports (gate rules and best_metric are checked against them up front)
-_JUDGE = [
-    "pairwise_accuracy", "pairwise_accuracy_ties_half", "pairwise_accuracy_ties_excluded", "judge_tie_rate",
-    "five_best", "exact_match", "spearman", "kendall", "spearman_pooled", "kendall_pooled", "parse_rate",
-    "mean_score", "judgment_parse_rate", *[f"score_frac_{k}" for k in range(6)], "agreement",
-    "agreement_without_ties", "self_chosen_agreement", "self_chosen_agreement_without_ties", "reference_position_bias", "length_bias",
-]  # fmt: skip
-KNOWN_METRICS: dict[str, list[str]] = {
-    "judge": _JUDGE,
-    "taskworld": ["accuracy", "avg_length"],
-    "meta_judge": [
-        "higher_win",
-        "lower_win",
-        "first_position_same_score",
-        "first_position_diff_score",
-        "first_position_all",
-    ],
-    "alpaca_eval": [
-        "win_rate",
-        "standard_error",
-        "lc_win_rate",
-        "lc_standard_error",
-        "discrete_win_rate",
-        "avg_length",
-    ],
-    "arena_hard": ["score", "avg_tokens"],
-    "mt_bench": ["turn1", "turn2", "overall", "mean_of_turns"],
-}
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric a benchmark emits.
+
+    Attributes:
+        name: the metric's name within its benchmark (rows are keyed ``<benchmark>.<name>``).
+        definition: one line: what the number is.
+        higher_is_better: True / False, or None where no direction is good (a length, a mean score).
+        headline: shown first in the leaderboard files and in the iteration report.
+        terminal: one of the few columns `harness leaderboard` prints at 80 columns.
+        reference: the reference implementation it matches (file and function), if any.
+    """
+
+    name: str
+    definition: str
+    higher_is_better: bool | None = True
+    headline: bool = False
+    terminal: bool = False
+    reference: str = ""
+
+
+@dataclass(frozen=True)
+class NoParams:
+    """A benchmark without options."""
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """A declared benchmark: what it is, what it reports, which models it uses, and how it runs.
+
+    Attributes:
+        name: the ``--benchmarks`` name.
+        version: bumped when the benchmark's numbers would change for the same inputs.
+        family: ``actor`` (scores the model's answers) or ``judge`` (scores the model as a judge).
+        metrics: every metric the benchmark may emit.
+        roles: the model roles it uses (:data:`ROLES`).
+        params: a frozen dataclass of its options (``--option KEY=VALUE``), with defaults.
+        run: ``(EvalContext) -> BenchmarkResult``; None for evaluations run elsewhere (compare, the loop).
+        validate: ``(EvalContext) -> None``, checks data before anything runs.
+    """
+
+    name: str
+    version: str
+    family: str
+    metrics: tuple[Metric, ...]
+    roles: tuple[str, ...] = ("actor",)
+    params: type = NoParams
+    run: Callable[[EvalContext], BenchmarkResult] | None = None
+    validate: Callable[[EvalContext], None] | None = None
+
+    def __post_init__(self) -> None:
+        assert self.family in FAMILIES, self.family
+        assert set(self.roles) <= set(ROLES), self.roles
+        names = [m.name for m in self.metrics]
+        assert len(names) == len(set(names)), f"{self.name}: a metric is declared twice"
+
+    def metric(self, name: str) -> Metric | None:
+        return next((m for m in self.metrics if m.name == name), None)
+
+    def param_names(self) -> list[str]:
+        return [f.name for f in dataclasses.fields(self.params)]
+
+
+_DECLARED: dict[str, Benchmark] = {}
+
+
+def declare(bench: Benchmark) -> Benchmark:
+    """Register a benchmark declaration (called once, at import of its module)."""
+    _DECLARED[bench.name] = bench
+    return bench
+
+
+def names() -> list[str]:
+    """The benchmarks `harness eval` can run."""
+    return [n for n in _MODULES if get(n).run is not None]
+
+
+def get(name: str) -> Benchmark:
+    """The declaration of ``name``; one-line error naming the known benchmarks when there is none.
+
+    Args:
+        name: a benchmark name.
+    Returns:
+        Its :class:`Benchmark`.
+    """
+    if name not in _MODULES and name not in _DECLARED:
+        runnable = [n for n in _MODULES if n not in ("head_to_head", "meta_judge")]
+        raise HarnessError(f"--benchmarks: unknown benchmark {name!r} (known: {', '.join(runnable)})")
+    if name not in _DECLARED:
+        importlib.import_module(_MODULES[name])
+    return _DECLARED[name]
+
+
+def declared() -> list[Benchmark]:
+    """Every declaration, in display order."""
+    return [get(n) for n in _MODULES] + [b for n, b in _DECLARED.items() if n not in _MODULES]
+
+
+def family(benchmark: str) -> str:
+    """``actor`` or ``judge``; ``other`` for an undeclared name (rows of an older store)."""
+    try:
+        return get(benchmark).family
+    except HarnessError:
+        return "other"
+
+
+def metric_info(full_name: str) -> Metric | None:
+    """The declaration of ``<benchmark>.<metric>``, also of its derived rows (``.delta_prev``, ``.ci_low`` ...).
+
+    Args:
+        full_name: e.g. ``judge.spearman`` or ``taskworld.accuracy.delta_prev.ci_high``.
+    Returns:
+        The base metric's :class:`Metric`, or None when it is not declared.
+    """
+    bench, _, rest = full_name.partition(".")
+    try:
+        b = get(bench)
+    except HarnessError:
+        return None
+    parts = rest.split(".")
+    for k in range(len(parts), 0, -1):
+        m = b.metric(".".join(parts[:k]))
+        if m is not None:
+            return m
+    return None
+
+
+def higher_is_better(full_name: str) -> bool | None:
+    """The declared direction of a metric (or of a derived row); None: no direction, or undeclared."""
+    m = metric_info(full_name)
+    return None if m is None else m.higher_is_better
 
 
 def known_metrics(benchmarks: list[str]) -> list[str]:
-    return [f"{b}.{m}" for b in benchmarks for m in KNOWN_METRICS.get(b, [])]
+    """``<benchmark>.<metric>`` of every metric the given benchmarks declare."""
+    return [f"{b}.{m.name}" for b in benchmarks for m in get(b).metrics]
+
+
+def headline_metrics(terminal: bool = False) -> list[str]:
+    """The headline (or, with ``terminal``, the 80-column) metrics of every benchmark, in display order."""
+    return [f"{b.name}.{m.name}" for b in declared() for m in b.metrics if (m.terminal if terminal else m.headline)]
+
+
+def check_options(benchmarks: list[str], options: Mapping[str, Any]) -> None:
+    """Every ``--option`` key is a parameter of a selected benchmark (``KEY`` or ``BENCHMARK.KEY``).
+
+    Raises:
+        HarnessError: one line naming the benchmark(s) and the key, and the keys they take.
+    """
+    for key in options:
+        bench, dot, param = key.rpartition(".")
+        if dot:
+            if bench not in benchmarks:
+                raise HarnessError(f"--option {key}: {bench!r} is not among the benchmarks ({', '.join(benchmarks)})")
+            targets = [bench]
+        else:
+            targets = benchmarks
+        if not any(param in get(b).param_names() for b in targets):
+            takes = "; ".join(f"{b}: {', '.join(get(b).param_names()) or 'none'}" for b in targets)
+            raise HarnessError(f"--option {key}: no option {param!r} in benchmark {' or '.join(targets)} ({takes})")
+        for b in targets:
+            if param in get(b).param_names():
+                parse_params(b, {param: options[key]})
+
+
+def _coerce(bench: str, f: dataclasses.Field[Any], value: Any) -> Any:
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    try:
+        if kind == "bool":
+            if isinstance(value, str):
+                if value.lower() not in ("true", "false", "1", "0"):
+                    raise ValueError(value)
+                return value.lower() in ("true", "1")
+            return bool(value)
+        if kind == "int":
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
+            return int(value)
+        if kind == "float":
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError):
+        raise HarnessError(f"--option {f.name}={value!r}: benchmark {bench} expects {kind}") from None
+
+
+def parse_params(bench: str, options: Mapping[str, Any]) -> Any:
+    """The benchmark's params dataclass from the options that belong to it (``KEY`` or ``BENCHMARK.KEY``).
+
+    Args:
+        bench: a benchmark name.
+        options: the evaluation's options (other benchmarks' keys are ignored here; see :func:`check_options`).
+    Returns:
+        An instance of the benchmark's ``params`` dataclass.
+    """
+    decl = get(bench)
+    fields = {f.name: f for f in dataclasses.fields(decl.params)}
+    values: dict[str, Any] = {}
+    for key, value in options.items():
+        prefix, dot, param = key.rpartition(".")
+        if dot and prefix != bench:
+            continue
+        if param in fields and (dot or param not in values):
+            values[param] = _coerce(bench, fields[param], value)
+    return decl.params(**values)
 
 
 class _NoProgress:
@@ -89,8 +273,12 @@ class BenchmarkResult:
 
 @dataclass
 class EvalContext:
-    """What a benchmark needs: the model under test, judges, the store/run, data paths and options.
+    """What a benchmark needs: the models of each role, the store/run, data paths and options.
 
+    Roles (:data:`ROLES`): ``model_spec`` is the actor (the model under test); ``judge_spec`` the judge under
+    test of judge benchmarks (default: the actor itself, the self-rewarding setting); ``annotator_spec`` the
+    strong judge that grades the actor's answers in actor benchmarks (default :data:`DEFAULT_ANNOTATOR`);
+    ``reference_judge_spec`` the judge that judge benchmarks measure agreement with (optional).
     Models are loaded lazily and shared: asking twice for the same spec gives the same instance.
     """
 
@@ -99,6 +287,7 @@ class EvalContext:
     run: Run
     judge_spec: str | None = None
     reference_judge_spec: str | None = None
+    annotator_spec: str | None = None
     limit: int | None = None
     seed: int = 0
     data: dict[str, str] = field(default_factory=dict)
@@ -118,8 +307,20 @@ class EvalContext:
         return self.load(self.model_spec)
 
     def judge(self) -> Model:
-        """The judge of judge benchmarks: --judge, else the actor itself (the self-rewarding setting)."""
+        """The judge under test of judge benchmarks: --judge, else the actor itself (the self-rewarding setting)."""
         return self.load(self.judge_spec or self.model_spec)
+
+    @property
+    def annotator_name(self) -> str:
+        return self.annotator_spec or DEFAULT_ANNOTATOR
+
+    def annotator(self) -> Model:
+        """The strong judge of actor benchmarks (AlpacaEval, Arena-Hard, MT-Bench): --annotator, else the default."""
+        return self.load(self.annotator_name)
+
+    def params(self, benchmark: str) -> Any:
+        """The typed options of ``benchmark`` (its params dataclass, defaults filled in)."""
+        return parse_params(benchmark, self.options)
 
     def data_path(self, key: str) -> Path | None:
         value = self.data.get(key)
@@ -131,40 +332,28 @@ class EvalContext:
         self._models.clear()
 
 
-def benchmark(
-    name: str,
-) -> Callable[[Callable[[EvalContext], BenchmarkResult]], Callable[[EvalContext], BenchmarkResult]]:
-    def deco(fn: Callable[[EvalContext], BenchmarkResult]) -> Callable[[EvalContext], BenchmarkResult]:
-        _BENCHMARKS[name] = fn
-        return fn
-
-    return deco
-
-
-def names() -> list[str]:
-    return sorted(_MODULES)
-
-
-def get(name: str) -> Callable[[EvalContext], BenchmarkResult]:
-    if name not in _MODULES and name not in _BENCHMARKS:
-        raise HarnessError(f"--benchmarks: unknown benchmark {name!r} (known: {', '.join(names())})")
-    if name not in _BENCHMARKS:
-        importlib.import_module(_MODULES[name])
-    return _BENCHMARKS[name]
-
-
 def validate(name: str, ctx: EvalContext) -> None:
-    """Run the benchmark module's ``validate(ctx)`` if it has one (bad data fails before anything is written)."""
-    get(name)
-    module = importlib.import_module(_MODULES[name]) if name in _MODULES else None
-    check = getattr(module, "validate", None)
-    if check is not None:
-        check(ctx)
+    """Run the benchmark's ``validate(ctx)`` if it has one (bad data fails before anything is written)."""
+    decl = get(name)
+    if decl.run is None:
+        raise HarnessError(f"--benchmarks: {name} is not run by harness eval")
+    if decl.validate is not None:
+        decl.validate(ctx)
 
 
 def run_benchmark(name: str, ctx: EvalContext) -> BenchmarkResult:
-    fn = get(name)
+    """Run one benchmark; the result's ``seconds`` is its wall time.
+
+    Args:
+        name: a runnable benchmark.
+        ctx: the context (models, store, run, data, options).
+    Returns:
+        Its :class:`BenchmarkResult`.
+    """
+    decl = get(name)
+    if decl.run is None:
+        raise HarnessError(f"--benchmarks: {name} is not run by harness eval")
     start = time.time()
-    result = fn(ctx)
+    result = decl.run(ctx)
     result.seconds = time.time() - start
     return result

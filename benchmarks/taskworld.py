@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
-from benchmarks.registry import BenchmarkResult, EvalContext, benchmark
+from benchmarks.registry import Benchmark, BenchmarkResult, EvalContext, Metric, declare
 from harness.runner import generate
 from harness.stats import metric_with_ci
 from harness.types import HarnessError, Request
@@ -256,12 +256,27 @@ def accuracy(pairs: list[tuple[str, str]]) -> float | None:
     return None if not pairs else sum(is_correct(a, r) for a, r in pairs) / len(pairs)
 
 
-@benchmark("taskworld")
+@dataclass(frozen=True)
+class TaskworldParams:
+    """Options of the taskworld benchmark (``--option KEY=VALUE``)."""
+
+    taskworld_n: int = 300  # held-out prompts (without --limit)
+    max_tokens: int = 32  # per greedy answer
+
+
+METRICS = (
+    Metric("accuracy", "share of held-out prompts whose final answer is correct (greedy)", True, headline=True,
+           terminal=True),
+    Metric("avg_length", "mean answer length in characters", None, headline=True),
+)  # fmt: skip
+
+
 def run_taskworld(ctx: EvalContext) -> BenchmarkResult:
     """Actor accuracy on the held-out task-world partition (its own seed, disjoint from training prompts), greedy."""
-    n = ctx.limit or int(ctx.options.get("taskworld_n", 300))
+    opts: TaskworldParams = ctx.params("taskworld")
+    n = ctx.limit or opts.taskworld_n
     items = tasks(n, seed=10_000 + ctx.seed, split="eval")
-    reqs = [Request.user(t.prompt, temperature=0.0, max_tokens=int(ctx.options.get("max_tokens", 32))) for t in items]
+    reqs = [Request.user(t.prompt, temperature=0.0, max_tokens=opts.max_tokens) for t in items]
     actor = ctx.actor()  # load before the progress bar: a load error stays one line
     with ctx.progress("taskworld: generate", len(reqs)) as advance:
         outs = generate(actor, reqs, ctx.run, on_progress=advance)
@@ -285,6 +300,10 @@ def run_taskworld(ctx: EvalContext) -> BenchmarkResult:
     units = {t.prompt: {"correct": is_correct(t.answer, o[0].text), "length": len(o[0].text)}
              for t, o in zip(items, outs, strict=True)}  # fmt: skip
     return BenchmarkResult("taskworld", metrics, samples, units=units)
+
+
+BENCHMARK = declare(Benchmark("taskworld", "2", "actor", METRICS, roles=("actor",), params=TaskworldParams,
+                              run=run_taskworld))  # fmt: skip
 
 
 _SCORE_BY_QUALITY = {"concise": 5, "padded": 4, "wrong": 2, "off_topic": 0}

@@ -11,9 +11,19 @@ from harness.types import HarnessError
 @click.command("eval")
 @click.option("--model", "model_spec", required=True, help="Model under test (spec).")
 @click.option("--benchmarks", required=True, help="Comma-separated: judge, alpaca_eval, arena_hard, mt_bench.")
-@click.option("--judge", "judge_spec", default=None, help="Judge spec (default: the model itself for 'judge').")
+@click.option(
+    "--judge", "judge_spec", default=None, help="The judge under test of 'judge' (default: the model itself)."
+)
+@click.option(
+    "--annotator",
+    "annotator_spec",
+    default=None,
+    help="The strong judge grading alpaca_eval, arena_hard and mt_bench answers (default: openai:gpt-4-1106-preview).",
+)
 @click.option("--judge-n", type=int, default=None, help="Judgments per response for the pointwise judge.")
-@click.option("--reference-judge", "reference_judge_spec", default=None, help="Reference judge for agreement.")
+@click.option(
+    "--reference-judge", "reference_judge_spec", default=None, help="The judge 'judge' measures agreement with."
+)
 @click.option(
     "--data", "data", default=None, help="Data file for the judge benchmark (OASST trees/messages or ranked JSONL)."
 )
@@ -28,6 +38,7 @@ def eval_cmd(
     model_spec: str,
     benchmarks: str,
     judge_spec: str | None,
+    annotator_spec: str | None,
     judge_n: int | None,
     reference_judge_spec: str | None,
     data: str | None,
@@ -55,6 +66,7 @@ def eval_cmd(
         benchmarks=[b.strip() for b in benchmarks.split(",") if b.strip()],
         judge_spec=judge_spec,
         reference_judge_spec=reference_judge_spec,
+        annotator_spec=annotator_spec,
         data=data_map,
         options=opts,
         limit=limit,
@@ -114,11 +126,13 @@ def compare(
     from pathlib import Path
 
     from benchmarks import taskworld
+    from benchmarks.evaluate import EvalReport, record_result
     from benchmarks.head_to_head import head_to_head
+    from benchmarks.registry import BenchmarkResult
     from harness.backends import load_model
-    from harness.commands import parse_prompt_rows
+    from harness.commands import console, parse_prompt_rows, summary_line
     from harness.eval_cmd import results_table
-    from harness.io import atomic_write_json, atomic_write_jsonl, read_jsonl
+    from harness.io import read_jsonl
     from harness.runner import Run
     from harness.spec import parse_spec
     from harness.store import Store
@@ -133,41 +147,28 @@ def compare(
         prompts = [t.prompt for t in taskworld.tasks(300, seed=30_000 + seed, split="eval")]  # held-out
     prompts = prompts[:limit] if limit else prompts
     store = Store(store_path)
-    run = Run.start(
-        store, "compare", {"models": list(models), "judge": judge_spec, "prompts": prompts_path, "seed": seed}
-    )
+    config = {"models": list(models), "judge": judge_spec, "prompts": prompts_path, "seed": seed}
+    run = Run.start(store, "compare", config)
     loaded = {s: load_model(s, store=store) for s in dict.fromkeys((*models, judge_spec))}
+    label = f"{models[0]} vs {models[1]}"
+    report = EvalReport(run.run_id, label, None, config)
     status = "failed"
     try:
         metrics, samples = head_to_head(
             loaded[models[0]], loaded[models[1]], loaded[judge_spec], run, prompts, max_tokens=max_tokens, seed=seed
         )
-        store.put_results(
-            run.run_id, None, f"{models[0]} vs {models[1]}", "head_to_head", [m.to_row() for m in metrics]
-        )
-        store.put_samples(run.run_id, None, f"{models[0]} vs {models[1]}", "head_to_head", samples)
+        result = BenchmarkResult("head_to_head", metrics, samples)
+        record_result(store, run.run_id, None, label, result)
+        report.results.append(result)
         status = "finished"
     finally:
         for m in loaded.values():
             m.close()
         run.finish(status)
-    out = Path(out_dir or Path("runs") / run.run_id)
-    atomic_write_json(
-        out / "results.json",
-        {
-            "run_id": run.run_id,
-            "models": list(models),
-            "judge": judge_spec,
-            "metrics": [m.to_row() for m in metrics],
-            "calls": run.stats.to_dict(),
-        },
-    )
-    atomic_write_jsonl(out / "samples.jsonl", samples)
-    from benchmarks.registry import BenchmarkResult
-    from harness.commands import console, summary_line
-
-    console.print(results_table([BenchmarkResult("head_to_head", metrics)]))
-    click.echo(summary_line("compare", run, f"wrote {out}/results.json"))
+    report.calls = run.stats.to_dict()
+    out = report.write(out_dir or Path("runs") / run.run_id)
+    console.print(results_table(report.results))
+    click.echo(summary_line("compare", run, f"wrote {out}"))
     store.close()
 
 
@@ -178,12 +179,13 @@ def record_scores(
     store_path: str | None, command: str, config: dict[str, object], benchmark: str, per_model: dict[str, list[dict]]
 ) -> str:
     """Record scored reference files as one finished run (rows per model) for `harness leaderboard`."""
+    from benchmarks.evaluate import record_rows
     from harness.store import Store
 
     store = Store(store_path)
     run_id = store.start_run(command, config)
     for model, rows in per_model.items():
-        store.put_results(run_id, None, model, benchmark, rows)
+        record_rows(store, run_id, None, model, benchmark, rows)
     store.update_run(run_id, {}, status="finished")
     store.close()
     return run_id

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -10,10 +9,10 @@ import click
 from rich.table import Table
 
 from harness.commands import console, progress_bar, summary_line
-from harness.io import atomic_write_json, atomic_write_jsonl, check_writable
+from harness.io import check_writable
 from harness.runner import Run
 from harness.spec import parse_spec
-from harness.store import Store, git_hash, package_versions
+from harness.store import Store
 from harness.types import HarnessError
 
 
@@ -38,6 +37,7 @@ def run_eval(
     benchmarks: list[str],
     judge_spec: str | None = None,
     reference_judge_spec: str | None = None,
+    annotator_spec: str | None = None,
     data: dict[str, str] | None = None,
     options: dict[str, Any] | None = None,
     limit: int | None = None,
@@ -47,15 +47,30 @@ def run_eval(
     iteration: int | None = None,
     quiet: bool = False,
 ) -> dict[str, Any]:
-    """Run the named benchmarks; returns the results document that is also written to OUT/results.json."""
-    from benchmarks import registry
+    """Run the named benchmarks; returns the results document that is also written to OUT/results.json.
 
-    for spec in filter(None, (model_spec, judge_spec, reference_judge_spec)):
-        parse_spec(spec)
+    Everything is checked before a model loads or a file is written: specs, benchmark names, options (typed,
+    unknown keys refused), data paths, each benchmark's data (its ``validate``) and the output directory.
+    """
+    from benchmarks import registry
+    from benchmarks.evaluate import evaluate
+
+    for role, spec in (("--model", model_spec), ("--judge", judge_spec), ("--annotator", annotator_spec),
+                       ("--reference-judge", reference_judge_spec)):  # fmt: skip
+        if spec is not None:
+            try:
+                parse_spec(spec)
+            except HarnessError as exc:
+                raise HarnessError(f"{role}: {exc}") from None
     if not benchmarks:
         raise HarnessError("--benchmarks: give at least one benchmark")
     for name in benchmarks:
-        registry.get(name)
+        if name not in registry.names():
+            registry.get(name)  # unknown -> one line naming the known ones
+            raise HarnessError(
+                f"--benchmarks: {name} is not run by harness eval (known: {', '.join(registry.names())})"
+            )
+    registry.check_options(benchmarks, options or {})
     if limit is not None and limit <= 0:
         raise HarnessError(f"--limit must be a positive integer, got {limit}")
     for key, path in (data or {}).items():
@@ -70,41 +85,27 @@ def run_eval(
         registry.validate(name, probe)
     store = Store(store_path)
     config = {
-        "model": model_spec, "benchmarks": benchmarks, "judge": judge_spec, "reference_judge": reference_judge_spec,
-        "data": data or {}, "options": options or {}, "limit": limit, "seed": seed, "iteration": iteration,
+        "model": model_spec, "benchmarks": benchmarks, "judge": judge_spec, "annotator": annotator_spec,
+        "reference_judge": reference_judge_spec, "data": data or {}, "options": options or {}, "limit": limit,
+        "seed": seed, "iteration": iteration,
     }  # fmt: skip
     run = Run.start(store, "eval", config)
     out = Path(out_dir or Path("runs") / run.run_id)
     ctx = registry.EvalContext(
         model_spec=model_spec, store=store, run=run, judge_spec=judge_spec, reference_judge_spec=reference_judge_spec,
-        limit=limit, seed=seed, data=data or {}, options=options or {}, progress=progress_bar,
+        annotator_spec=annotator_spec, limit=limit, seed=seed, data=data or {}, options=options or {},
+        progress=progress_bar,
     )  # fmt: skip
-    results = []
     status = "failed"
-    started = time.time()
     try:
-        for name in benchmarks:
-            res = registry.run_benchmark(name, ctx)
-            store.put_results(run.run_id, iteration, model_spec, name, [m.to_row() for m in res.metrics])
-            store.put_samples(run.run_id, iteration, model_spec, name, res.samples)
-            results.append(res)
+        report = evaluate(benchmarks, ctx, model=model_spec, iteration=iteration, config=config)
         status = "finished"
     finally:
         ctx.close()
         run.finish(status)
-    doc = {
-        "run_id": run.run_id,
-        "config": config,
-        "versions": package_versions(),
-        "git_hash": git_hash(),
-        "timings": {"total_s": time.time() - started, **{r.benchmark: r.seconds for r in results}},
-        "calls": run.stats.to_dict(),
-        "benchmarks": {r.benchmark: {"metrics": [m.to_row() for m in r.metrics], "extra": r.extra} for r in results},
-    }
-    atomic_write_json(out / "results.json", doc)
-    atomic_write_jsonl(out / "samples.jsonl", [{"benchmark": r.benchmark, **s} for r in results for s in r.samples])
+    report.write(out)
     store.close()
     if not quiet:
-        console.print(results_table(results))
+        console.print(results_table(report.results))
     click.echo(summary_line("eval", run, f"wrote {out}/results.json"))
-    return doc
+    return report.to_json()

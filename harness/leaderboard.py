@@ -18,26 +18,18 @@ from harness.io import atomic_write_json, atomic_write_text
 from harness.store import Store
 from harness.types import HarnessError
 
-FAMILIES: dict[str, list[str]] = {
-    "actor": ["alpaca_eval", "arena_hard", "mt_bench", "head_to_head", "taskworld"],
-    "judge": ["judge", "meta_judge"],
-}
-# preferred column order; other metrics of a family follow alphabetically
-PREFERRED = [
-    "alpaca_eval.win_rate", "alpaca_eval.lc_win_rate", "alpaca_eval.avg_length",
-    "arena_hard.score", "arena_hard.avg_tokens",
-    "mt_bench.turn1", "mt_bench.turn2", "mt_bench.overall",
-    "head_to_head.wins", "head_to_head.ties", "head_to_head.losses",
-    "judge.pairwise_accuracy", "judge.five_best", "judge.exact_match", "judge.spearman", "judge.kendall",
-    "judge.agreement", "judge.agreement_without_ties", "judge.parse_rate",
-]  # fmt: skip
-
 
 def _family(benchmark: str) -> str:
-    for fam, members in FAMILIES.items():
-        if benchmark in members:
-            return fam
-    return "other"
+    # families and column order are declared by the benchmarks (benchmarks.registry): no second list here
+    from benchmarks.registry import family
+
+    return family(benchmark)
+
+
+def _preferred() -> list[str]:
+    from benchmarks.registry import headline_metrics
+
+    return headline_metrics()
 
 
 def build_tables(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -56,7 +48,8 @@ def build_tables(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         columns[fam].add(col)
     tables = {}
     for fam, by_key in grouped.items():
-        cols = [c for c in PREFERRED if c in columns[fam]] + sorted(columns[fam] - set(PREFERRED))
+        preferred = _preferred()
+        cols = [c for c in preferred if c in columns[fam]] + sorted(columns[fam] - set(preferred))
         ordered = sorted(
             by_key.values(), key=lambda r: (r["run_id"], r["iteration"] if r["iteration"] is not None else -1)
         )
@@ -82,13 +75,16 @@ def fmt(cell: dict[str, Any] | None, with_ci: bool = True, column: str = "") -> 
     return text
 
 
-# the columns the terminal shows per family (the files have every column)
-TERMINAL = {
-    "actor": ["taskworld.accuracy", "taskworld.accuracy.delta_prev", "alpaca_eval.lc_win_rate", "arena_hard.score",
-              "mt_bench.overall", "head_to_head.wins"],
-    "judge": ["judge.pairwise_accuracy_ties_excluded", "judge.pairwise_accuracy_ties_excluded.delta_prev",
-              "judge.spearman", "judge.parse_rate", "meta_judge.first_position_all"],
-}  # fmt: skip
+def _terminal_columns(family: str, columns: list[str]) -> list[str]:
+    """The declared 80-column metrics of a family present in the table; the first also with its .delta_prev."""
+    from benchmarks.registry import headline_metrics
+
+    cols = [c for c in headline_metrics(terminal=True) if c in columns and _family(c.split(".")[0]) == family]
+    if cols and f"{cols[0]}.delta_prev" in columns:
+        cols.insert(1, f"{cols[0]}.delta_prev")
+    return cols
+
+
 _SHORT = {"pairwise_accuracy_ties_excluded": "pair_acc_noties", "delta_prev": "Δprev", "first_position_all": "pos_A"}
 
 
@@ -106,7 +102,7 @@ def terminal_tables(tables: dict[str, dict[str, Any]], width: int = 80) -> list[
 
     out = []
     for fam, table in tables.items():
-        cols = [c for c in TERMINAL.get(fam, []) if c in table["columns"]] or table["columns"][:4]
+        cols = _terminal_columns(fam, table["columns"]) or table["columns"][:4]
         t = Table(title=f"{fam} (headline columns; every column and CI in the files)", width=width)
         t.add_column("model", overflow="fold", max_width=22)
         for c in cols:

@@ -122,7 +122,7 @@ def _table(table: dict[str, Any], css_id: str) -> str:
 def render_html(
     tables: dict[str, Any], runs: list[dict[str, Any]], samples: list[dict[str, Any]], rows: list[dict[str, Any]]
 ) -> str:
-    from harness.leaderboard import FAMILIES
+    from benchmarks.registry import declared
 
     e = html.escape
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>harness leaderboard</title>"]
@@ -130,7 +130,7 @@ def render_html(
     for fam, table in tables.items():
         parts.append(f"<h2>{e(fam)}</h2>" + _table(table, f"table-{fam}"))
     for fam, title in (("actor", "actor metrics over iterations"), ("judge", "judge metrics over iterations")):
-        img = curves(rows, FAMILIES[fam], title)
+        img = curves(rows, [b.name for b in declared() if b.family == fam], title)
         if img:
             parts.append(f'<h2>{e(title)}</h2><img class="curve" alt="{e(title)}" src="data:image/png;base64,{img}">')
     img = score_distribution(rows)

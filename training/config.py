@@ -211,15 +211,22 @@ def _check(cfg: RunConfig, base_dir: Path) -> None:
             if not path.is_file():
                 raise HarnessError(f"{key}: seed data {value} not found")
             setattr(cfg, key, str(path))
-    from benchmarks.registry import get, known_metrics
+    from benchmarks.registry import check_options, higher_is_better, known_metrics, names
     from training.gates import validate_rules
 
     for name in cfg.eval.benchmarks:
-        get(name)  # unknown benchmark -> one-line error
+        if name not in names():
+            raise HarnessError(f"eval.benchmarks: unknown benchmark {name!r} (known: {', '.join(names())})")
+    try:
+        check_options(cfg.eval.benchmarks, cfg.eval.options)
+    except HarnessError as exc:
+        raise HarnessError(f"eval.options: {exc}") from None
     known = known_metrics(cfg.eval.benchmarks)
     validate_rules(cfg.gates, known)
     if cfg.best_metric not in known:
         raise HarnessError(f"best_metric: unknown metric {cfg.best_metric!r} for benchmarks {cfg.eval.benchmarks}")
+    if higher_is_better(cfg.best_metric) is None:
+        raise HarnessError(f"best_metric: {cfg.best_metric} has no better direction (declared higher_is_better=None)")
     if cfg.prompts.path:
         path = Path(cfg.prompts.path) if os.path.isabs(cfg.prompts.path) else base_dir / cfg.prompts.path
         if not path.is_file():

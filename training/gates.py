@@ -241,9 +241,27 @@ def evaluate_gates(
     return GateDecision(passed=not failed, reasons=reasons, failed=failed)
 
 
-def best_iteration(history: Sequence[Mapping[str, float]], key_metric: str, higher_is_better: bool = True) -> int:
-    """Index of the iteration with the best ``key_metric`` (ties: the earliest). Iterations without the metric,
-    or with a NaN value, are not candidates; HarnessError when no iteration has it."""
+def best_iteration(
+    history: Sequence[Mapping[str, float]], key_metric: str, higher_is_better: bool | None = None
+) -> int:
+    """Index of the iteration with the best ``key_metric`` (ties: the earliest).
+
+    Args:
+        history: per iteration, metric name -> value.
+        key_metric: ``<benchmark>.<metric>``.
+        higher_is_better: the direction; None (the default) takes the metric's declared direction
+            (``benchmarks.registry``), so a lower-is-better metric picks its minimum.
+    Returns:
+        The index into ``history``. Iterations without the metric, or with a NaN value, are not candidates.
+    Raises:
+        HarnessError: no iteration has the metric, or it declares no direction.
+    """
+    if higher_is_better is None:
+        from benchmarks.registry import higher_is_better as declared_direction
+
+        higher_is_better = declared_direction(key_metric)
+        if higher_is_better is None:
+            raise HarnessError(f"best metric {key_metric!r} declares no better direction (higher_is_better=None)")
     candidates = [
         (i, float(h[key_metric]))
         for i, h in enumerate(history)

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks.registry import EvalContext, run_benchmark
+from benchmarks.evaluate import canonical_row, evaluate, record_rows
+from benchmarks.registry import EvalContext
 from harness.backends import load_model
 from harness.io import atomic_write_json, read_json
 from harness.runner import Run
@@ -213,8 +214,13 @@ class Loop:
                 log=self.log,
             )
             biases = d.manifest("judge_pairs")["counts"].get("meta_judge") or {}
-            self.store.put_results(
-                self.run.run_id, t, str(current), "meta_judge", [{"metric": k, "value": v} for k, v in biases.items()]
+            record_rows(
+                self.store,
+                self.run.run_id,
+                t,
+                str(current),
+                "meta_judge",
+                [{"metric": k, "value": v} for k, v in biases.items()],
             )
         pairs = (actor_pairs if "actor" in it_cfg.pair_types else []) + judge_pairs
         if not pairs:
@@ -257,18 +263,17 @@ class Loop:
             ctx = EvalContext(
                 model_spec=spec, store=self.store, run=self.run, reference_judge_spec=cfg.eval.reference_judge,
                 limit=cfg.eval.limit, seed=cfg.seed, data={"judge": cfg.eval.judge_data},
-                options={"judge_n": cfg.eval.judge_n, **cfg.eval.options}, _models=self.models,
+                options={**({"judge_n": cfg.eval.judge_n} if "judge" in cfg.eval.benchmarks else {}), **cfg.eval.options},
+                _models=self.models,
                 progress=self.progress,
             )  # fmt: skip
-            rows, units = [], {}
-            for name in cfg.eval.benchmarks:
-                res = run_benchmark(name, ctx)
-                self.store.put_results(
-                    self.run.run_id, iteration, str(model_dir), name, [m.to_row() for m in res.metrics]
-                )
-                self.store.put_samples(self.run.run_id, iteration, str(model_dir), name, res.samples)
-                rows += [{"benchmark": name, **m.to_row()} for m in res.metrics]
-                units[name] = res.units
+            report = evaluate(
+                cfg.eval.benchmarks, ctx, model=str(model_dir), iteration=iteration, config=config_dict(cfg)["eval"]
+            )
+            rows = [
+                {"benchmark": r.benchmark, **canonical_row(r.benchmark, m)} for r in report.results for m in r.metrics
+            ]
+            units = {r.benchmark: r.units for r in report.results}
             # the per-item units, for the paired differences of later iterations (written before the manifest)
             atomic_write_json(units_path, units)
             return rows, {"benchmarks": len(cfg.eval.benchmarks)}
@@ -277,7 +282,7 @@ class Loop:
         rows = [r for r in rows if ".delta_" not in r["metric"]]
         rows += self._deltas(iteration, read_json(units_path))
         for r in rows:  # resumed evals are recorded again (idempotent upsert)
-            self.store.put_results(self.run.run_id, iteration, str(model_dir), r["benchmark"], [r])
+            record_rows(self.store, self.run.run_id, iteration, str(model_dir), r["benchmark"], [r])
         # an undefined metric (None) enters the history as NaN: a gate on it fails rather than crashing
         self.history.append(flat_metrics(rows))
         decision = evaluate_gates(self.rules, self.history, len(self.history) - 1)
@@ -310,10 +315,9 @@ class Loop:
 
     def _finish(self, stopped: dict[str, Any] | None) -> dict[str, Any]:
         from training.gates import best_iteration
-        from training.report import LOWER_IS_BETTER
 
         metric = self.cfg.best_metric
-        best = best_iteration(self.history, metric, higher_is_better=metric not in LOWER_IS_BETTER)
+        best = best_iteration(self.history, metric)  # in the metric's declared direction
         summary: dict[str, Any] = {
             "run_id": self.run.run_id,
             "iterations": [{"iteration": i + 1, **h} for i, h in enumerate(self.history)],

@@ -14,14 +14,12 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-HEADLINE = [
-    "judge.pairwise_accuracy_ties_excluded", "judge.pairwise_accuracy", "judge.spearman", "judge.kendall",
-    "judge.agreement", "judge.judgment_parse_rate", "judge.mean_score", "taskworld.accuracy", "taskworld.avg_length",
-    "alpaca_eval.lc_win_rate", "alpaca_eval.win_rate", "arena_hard.score", "mt_bench.overall",
-]  # fmt: skip
-# metrics whose smaller values are better (the rest: higher is better); lengths have no good direction
-LOWER_IS_BETTER: set[str] = set()
-NO_DIRECTION = {"taskworld.avg_length", "judge.mean_score"}
+
+def _headline() -> list[str]:
+    # declared by the benchmarks (benchmarks.registry): no second list of metric facts here
+    from benchmarks.registry import headline_metrics
+
+    return headline_metrics()
 
 
 def _num(x: Any) -> float | None:
@@ -42,10 +40,13 @@ def verdict(metric: str, low: float | None, high: float | None) -> str:
         return "-"
     if low <= 0 <= high:
         return "n.s."
+    from benchmarks.registry import higher_is_better
+
     up = low > 0
-    if metric in NO_DIRECTION:
+    direction = higher_is_better(metric)
+    if direction is None:
         return "up" if up else "down"
-    return "better" if up != (metric in LOWER_IS_BETTER) else "worse"
+    return "better" if up == direction else "worse"
 
 
 def delta_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
@@ -53,7 +54,7 @@ def delta_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
     rows = summary["iterations"]
     out = []
     present = {k for r in rows for k in r}
-    for m in [h for h in HEADLINE if f"{h}.delta_prev" in present]:
+    for m in [h for h in _headline() if f"{h}.delta_prev" in present]:
         comparisons = [(f"M{r['iteration']} - M{r['iteration'] - 1}", r, "delta_prev") for r in rows[1:]]
         if len(rows) > 2:
             comparisons.append((f"M{rows[-1]['iteration']} - M1", rows[-1], "delta_first"))
@@ -70,7 +71,7 @@ def iteration_table(summary: dict[str, Any], console: Console | None = None) -> 
     console = console or Console(width=100)
     rows = summary["iterations"]
     present = {k for r in rows for k in r if k != "iteration"}
-    metrics = [m for m in HEADLINE if m in present] or sorted(p for p in present if ".ci_" not in p)[:8]
+    metrics = [m for m in _headline() if m in present] or sorted(p for p in present if ".ci_" not in p)[:8]
     table = Table(title=f"harness iterate - run {summary['run_id']} (95% CIs)")
     table.add_column("metric", overflow="fold")
     for r in rows:

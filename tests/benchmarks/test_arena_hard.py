@@ -367,7 +367,7 @@ def test_arena_hard_end_to_end(vllm_engine, vllm_server_b, shared: Path, tmp_pat
     store = Store(tmp_path / "s.sqlite")
     run = Run.start(store, "eval", {})
     ctx = EvalContext(
-        model_spec="vllm:tiny", store=store, run=run, judge_spec=vllm_server_b.spec, limit=2,
+        model_spec="vllm:tiny", store=store, run=run, annotator_spec=vllm_server_b.spec, limit=2,
         data={"arena_hard_dir": str(shared / "arena-hard-auto" / "v0.1_e883410")},
         options={"max_tokens": 16, "judge_max_tokens": 16},
     )  # fmt: skip
@@ -375,6 +375,6 @@ def test_arena_hard_end_to_end(vllm_engine, vllm_server_b, shared: Path, tmp_pat
     res = run_benchmark("arena_hard", ctx)
     m = {x.name: x for x in res.metrics}
     assert len(res.samples) == 2 and all(len(s["games"]) == 2 for s in res.samples)
-    assert m["unparsed_verdicts"].value == sum(g["score"] is None for s in res.samples for g in s["games"])
+    assert m["n_unparsed"].value == sum(g["score"] is None for s in res.samples for g in s["games"])
     assert m["avg_tokens"].value is not None and run.stats.calls_made == 2 + 4
     ctx._models.clear()

@@ -308,7 +308,7 @@ def test_mt_bench_end_to_end(vllm_engine, vllm_server_b, shared: Path, tmp_path:
     store = Store(tmp_path / "s.sqlite")
     run = Run.start(store, "eval", {})
     ctx = EvalContext(
-        model_spec="vllm:tiny", store=store, run=run, judge_spec=vllm_server_b.spec, limit=2,
+        model_spec="vllm:tiny", store=store, run=run, annotator_spec=vllm_server_b.spec, limit=2,
         data={"mt_bench_dir": str(shared / "FastChat" / "data")}, options={"max_tokens": 16, "judge_max_tokens": 16},
     )  # fmt: skip
     ctx._models["vllm:tiny"] = vllm_engine
@@ -316,7 +316,7 @@ def test_mt_bench_end_to_end(vllm_engine, vllm_server_b, shared: Path, tmp_path:
     m = {x.name: x for x in res.metrics}
     assert len(res.samples) == 4 and {s["turn"] for s in res.samples} == {1, 2}
     # the random judge rarely writes [[x]]: failures are counted, and never become a rating
-    assert m["n_failed"].value == sum(s["score"] == -1 for s in res.samples)
+    assert m["n_unparsed"].value == sum(s["score"] == -1 for s in res.samples)
     assert run.stats.calls_made == 2 + 2 + 4
     ctx._models.clear()
 

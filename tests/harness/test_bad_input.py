@@ -27,6 +27,13 @@ CASES = {
     "eval_prompt_without_placeholders": (
         ["eval", "--model", "hf:{tiny}", "--benchmarks", "judge", "--option", "judge_prompt={tmp}/judge.txt"],
         "judge prompt lacks placeholder(s) {response}"),
+    "eval_unknown_option": (["eval", "--model", "hf:{tiny}", "--benchmarks", "taskworld", "--option", "max_tokns=8"],
+                            "--option max_tokns: no option 'max_tokns' in benchmark taskworld"),
+    "eval_option_of_another_benchmark": (
+        ["eval", "--model", "hf:{tiny}", "--benchmarks", "taskworld", "--option", "judge.judge_n=3"],
+        "--option judge.judge_n: 'judge' is not among the benchmarks (taskworld)"),
+    "eval_option_wrong_type": (["eval", "--model", "hf:{tiny}", "--benchmarks", "taskworld", "--option",
+                                "max_tokens=many"], "--option max_tokens='many': benchmark taskworld expects int"),
     "eval_unreadable_checkpoint": (["eval", "--model", "hf:{tmp}/broken", "--benchmarks", "taskworld", "--limit", "1"],
                                    "cannot load"),
     "leaderboard_bad_format": (["leaderboard", "--format", "xml", "--out", "{tmp}/lb"], "unknown format(s) xml"),

@@ -150,12 +150,26 @@ def test_validate_rules() -> None:
 
 def test_best_iteration() -> None:
     hist = [{"m.x": 0.5, "m.len": 300.0}, {"m.x": 0.7, "m.len": 200.0}, {"m.x": 0.7, "m.len": 200.0}, {"m.x": 0.6}]
-    assert best_iteration(hist, "m.x") == 1  # tie between 1 and 2: the earliest
+    assert best_iteration(hist, "m.x", higher_is_better=True) == 1  # tie between 1 and 2: the earliest
     assert best_iteration(hist, "m.x", higher_is_better=False) == 0
     assert best_iteration(hist, "m.len", higher_is_better=False) == 1  # iteration 3 lacks the metric
-    assert best_iteration([{"m.x": math.nan}, {"m.x": 0.1}], "m.x") == 1
+    assert best_iteration([{"m.x": math.nan}, {"m.x": 0.1}], "m.x", higher_is_better=True) == 1
     with pytest.raises(HarnessError, match=r"m\.y"):
-        best_iteration(hist, "m.y")
+        best_iteration(hist, "m.y", higher_is_better=True)
+
+
+def test_best_iteration_takes_the_declared_direction() -> None:
+    """Without an explicit direction the metric's declaration decides: a lower-is-better count picks its minimum,
+    a higher-is-better accuracy its maximum, and a metric without a good direction (a length) is refused."""
+    hist = [
+        {"arena_hard.n_unparsed": 4.0, "taskworld.accuracy": 0.2, "taskworld.avg_length": 30.0},
+        {"arena_hard.n_unparsed": 1.0, "taskworld.accuracy": 0.3, "taskworld.avg_length": 10.0},
+        {"arena_hard.n_unparsed": 9.0, "taskworld.accuracy": 0.4, "taskworld.avg_length": 50.0},
+    ]
+    assert best_iteration(hist, "arena_hard.n_unparsed") == 1
+    assert best_iteration(hist, "taskworld.accuracy") == 2
+    with pytest.raises(HarnessError, match="declares no better direction"):
+        best_iteration(hist, "taskworld.avg_length")
 
 
 def test_gates_on_ci_bounds_and_paired_differences() -> None:

@@ -308,3 +308,31 @@ def test_one_iteration_on_the_vllm_engine(tmp_path: Path) -> None:
     summary = json.loads((run / "summary.json").read_text())
     assert [it["iteration"] for it in summary["iterations"]] == [1, 2]
     assert "taskworld.accuracy.delta_prev" in summary["iterations"][1]
+
+
+def test_eval_and_iterate_write_the_same_rows(finished_run: tuple[Path, Path, str], tmp_path: Path) -> None:
+    """`harness eval` on the run's M1 with the run's eval settings writes exactly the rows the loop wrote for M1:
+    both go through benchmarks.evaluate, so the live paths cannot drift apart."""
+    root, ref_store, run_id = finished_run
+    cfg = short_config(root / "run")
+    ev, opts = cfg["eval"], cfg["eval"]["options"]
+    m1 = root / "run" / "m1"
+    store, out = tmp_path / "s.sqlite", tmp_path / "out"
+    args = [*HARNESS, "eval", "--model", f"hf:{m1}", "--benchmarks", ",".join(ev["benchmarks"]), "--judge-n",
+            str(ev["judge_n"]), "--limit", str(ev["limit"]), "--seed", str(cfg.get("seed", 0)), "--store", str(store),
+            "--out", str(out), *[a for k, v in opts.items() for a in ("--option", f"{k}={v}")]]  # fmt: skip
+    res = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+
+    def rows(path: Path, where: str) -> set[tuple]:
+        with sqlite3.connect(path) as conn:
+            return set(conn.execute(
+                "SELECT benchmark, metric, value, ci_low, ci_high, n FROM results WHERE metric NOT LIKE '%.delta_%' "
+                f"AND benchmark IN ('judge', 'taskworld') {where}"
+            ))  # fmt: skip
+
+    loop_rows = rows(ref_store, f"AND run_id = '{run_id}' AND iteration = 1")
+    assert len(loop_rows) > 20 and rows(store, "") == loop_rows
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["schema_version"] == "1" and {b: d["version"] for b, d in doc["benchmarks"].items()} == {
+        "judge": "2", "taskworld": "2"}  # fmt: skip
