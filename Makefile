@@ -11,10 +11,10 @@ TORCH_PIP_ARGS ?=
 .PHONY: setup base test test-deps lint demo bench clean
 setup: $(VENV)/.stamp base
 
-# the demo's pretrained tiny base (harness/tiny.py): built once per content hash into ~/.cache/harness (~5 min
+# the demo's pretrained tiny base (training/tiny.py): built once per content hash into ~/.cache/harness (~5 min
 # on 2 cores), then reused by `make demo`, the bench and the tests (a no-op when cached)
 base: $(VENV)/.stamp
-	$(BIN)/python -m harness.tiny
+	$(BIN)/python -m training.tiny
 
 $(VENV)/.stamp: pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,7 @@ $(VENV)/.stamp: pyproject.toml Makefile
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python -m mypy
 
 # the HTML leaderboard test drives Debian's chromium (needs root for apt; skipped cleanly without it)
 test-deps:
@@ -40,7 +41,7 @@ test: setup lint test-deps
 	$(BIN)/python -m pytest -q tests
 
 demo: setup
-	$(BIN)/python -m harness.demo
+	$(BIN)/python -m app.demo
 
 bench: setup
 	$(BIN)/python bench/run_all.py

@@ -40,7 +40,7 @@ def run(config: dict[str, Any], out: Path) -> tuple[dict[str, Any], float]:
     path.write_text(yaml.safe_dump({**config, "out_dir": str(out / "run")}))
     start = time.monotonic()
     res = subprocess.run(
-        [sys.executable, "-m", "harness", "iterate", "--config", str(path), "--store", str(out / "store.sqlite")],
+        [sys.executable, "-m", "app", "iterate", "--config", str(path), "--store", str(out / "store.sqlite")],
         cwd=ROOT, capture_output=True, text=True,
     )  # fmt: skip
     if res.returncode != 0:

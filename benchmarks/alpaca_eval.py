@@ -44,7 +44,7 @@ from benchmarks.alpaca_eval_lc import (
     load_gamed,
     load_instruction_difficulty,
 )
-from harness.io import read_json
+from harness.files import read_json
 from harness.types import HarnessError, MetricValue
 
 __all__ = [

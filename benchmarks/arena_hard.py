@@ -33,7 +33,7 @@ import numpy as np
 import yaml
 
 from benchmarks import arena_hard_stats as stats
-from harness.io import read_jsonl, read_text
+from harness.files import read_jsonl, read_text
 from harness.types import HarnessError
 
 BASELINE = "gpt-4-0314"

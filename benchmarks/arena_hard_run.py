@@ -15,7 +15,7 @@ import yaml
 
 from benchmarks import arena_hard
 from benchmarks.registry import Benchmark, BenchmarkResult, EvalContext, Metric, declare
-from harness.io import read_jsonl, read_text
+from harness.files import read_jsonl, read_text
 from harness.runner import generate
 from harness.types import HarnessError, Message, MetricValue, Request
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.registry import BenchmarkResult, EvalContext, get, metric_info, run_benchmark
-from harness.io import atomic_write_json, atomic_write_jsonl
+from harness.files import atomic_write_json, atomic_write_jsonl
 from harness.store import Store, git_hash, package_versions
 from harness.types import HarnessError, MetricValue
 

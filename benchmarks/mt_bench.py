@@ -28,7 +28,7 @@ from typing import Any, NotRequired, TypedDict
 import numpy as np
 import pandas as pd
 
-from harness.io import read_jsonl
+from harness.files import read_jsonl
 from harness.types import HarnessError, Message
 
 NEED_REF_CATS = ("math", "reasoning", "coding", "arena-hard-200")

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.io import read_jsonl
+from harness.files import read_jsonl
 from harness.types import HarnessError
 
 HUB_NAME = "OpenAssistant/oasst1"

@@ -247,9 +247,13 @@ def parse_params(bench: str, options: Mapping[str, Any]) -> Any:
     return decl.params(**values)
 
 
+def _ignore(k: int, note: str | None = None) -> None:
+    return None
+
+
 class _NoProgress:
-    def __enter__(self) -> Callable[[int], None]:
-        return lambda k, note=None: None
+    def __enter__(self) -> Callable[..., None]:
+        return _ignore
 
     def __exit__(self, *exc: object) -> None:
         return None

@@ -12,7 +12,7 @@ Design (issue 11: a tiny model must be able to learn the world in minutes on 2 C
   ("What number plus 7 equals 31?", "What is half of 48?") that are hard to solve but easy to check: the
   reference judgment checks a candidate forward (``24 + 7 = 31``). That checking-is-easier-than-solving gap is
   what lets a model judge its own answers better than it writes them, the premise of self-rewarding training.
-- Numbers are written digit by digit by the tiny model's tokenizer (``harness.tiny``), so arithmetic is
+- Numbers are written digit by digit by the tiny model's tokenizer (``training.tiny``), so arithmetic is
   learnable.
 - Held-out evaluation prompts are a fixed partition of the prompt space (a hash bucket, :func:`is_eval_prompt`):
   training, EFT and self-instruction prompts are drawn from the other buckets, so they can never coincide.
@@ -262,6 +262,7 @@ class TaskworldParams:
 
     taskworld_n: int = 300  # held-out prompts (without --limit)
     max_tokens: int = 32  # per greedy answer
+    n_resamples: int = 1000  # bootstrap rounds of the CIs
 
 
 METRICS = (
@@ -283,8 +284,14 @@ def run_taskworld(ctx: EvalContext) -> BenchmarkResult:
     pairs = [(t.answer, o[0].text) for t, o in zip(items, outs, strict=True)]
     lengths = [len(o[0].text) for o in outs]
     metrics = [
-        metric_with_ci("accuracy", pairs, accuracy, seed=ctx.seed),
-        metric_with_ci("avg_length", lengths, lambda xs: sum(xs) / len(xs) if xs else None, seed=ctx.seed),
+        metric_with_ci("accuracy", pairs, accuracy, seed=ctx.seed, n_resamples=opts.n_resamples),
+        metric_with_ci(
+            "avg_length",
+            lengths,
+            lambda xs: sum(xs) / len(xs) if xs else None,
+            seed=ctx.seed,
+            n_resamples=opts.n_resamples,
+        ),
     ]
     samples = [
         {

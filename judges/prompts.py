@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.io import read_text
+from harness.files import read_text
 from harness.types import HarnessError, Message
 
 PROMPT_DIR = Path(__file__).resolve().parent / "prompts"

@@ -51,7 +51,7 @@ def shared() -> Path:
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The offline tiny chat model (seed 0), built once per session."""
-    from harness.tiny import make_tiny
+    from training.tiny import make_tiny
 
     return make_tiny(tmp_path_factory.mktemp("tiny0"), seed=0)
 
@@ -59,7 +59,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model_b(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A second tiny model (seed 1): a different judge / reference model."""
-    from harness.tiny import make_tiny
+    from training.tiny import make_tiny
 
     return make_tiny(tmp_path_factory.mktemp("tiny1"), seed=1)
 

@@ -264,7 +264,7 @@ def parse_config(data: Any, base_dir: Path | None = None) -> RunConfig:
 
 
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> RunConfig:
-    from harness.io import read_text
+    from harness.files import read_text
 
     text = read_text(path)
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from benchmarks import taskworld
-from harness.io import read_jsonl
+from harness.files import read_jsonl
 from harness.types import HarnessError
 from training.config import BUILTIN
 

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from harness.io import atomic_write_json, atomic_write_jsonl, read_json, read_jsonl
+from harness.files import atomic_write_json, atomic_write_jsonl, read_json, read_jsonl
 from harness.types import HarnessError
 from training.config import TrainingSection
 from training.trainers import TrainSettings, dpo, sft

@@ -16,15 +16,15 @@ from typing import Any
 from benchmarks.evaluate import canonical_row, evaluate, record_rows
 from benchmarks.registry import EvalContext
 from harness.backends import load_model
-from harness.io import atomic_write_json, read_json
+from harness.files import atomic_write_json, read_json
 from harness.runner import Run
 from harness.store import Store
 from harness.types import HarnessError, Model
-from training import data, stage_fns
+from training import data, stage_work
 from training.config import IterationSection, RunConfig, config_dict
 from training.gates import evaluate_gates, flat_metrics, parse_rules
 from training.launch import train
-from training.stages import StageDir
+from training.stage_dir import StageDir
 from training.trainers import TrainSettings, logprob_margins
 
 
@@ -95,13 +95,13 @@ class Loop:
 
     def base_model(self) -> Path:
         if self.cfg.base_model == "builtin:tiny":  # the pretrained tiny base, built once per content hash
-            from harness.tiny import pretrained_base
+            from training.tiny import pretrained_base
 
             return pretrained_base(self.cfg.seed, log=self.log)
         if self.cfg.base_model == "builtin:tiny-random":  # random weights: fast tests of the machinery
             path = self.root / "m0"
             if not (path / "model.safetensors").exists():
-                from harness.tiny import make_tiny
+                from training.tiny import make_tiny
 
                 make_tiny(path, seed=self.cfg.seed)
             return path
@@ -141,7 +141,7 @@ class Loop:
         if cfg.sft.use_eft:
             eft = d0.run(
                 "eft",
-                lambda: stage_fns.build_eft(self, m0),
+                lambda: stage_work.build_eft(self, m0),
                 config={"eft": config_dict(cfg)["eft"], "judge": config_dict(cfg)["judge"], "data": cfg.eft_data},
                 inputs={"model": str(m0)},
                 log=self.log,
@@ -178,28 +178,28 @@ class Loop:
         it_config = {"iteration": config_dict(cfg)["iterations"][t - 1], "mode": cfg.mode, "seed": cfg.seed}
         prompts = d.run(
             "prompts",
-            lambda: stage_fns.make_prompts(self, current, m0, t),
+            lambda: stage_work.make_prompts(self, current, m0, t),
             config={**it_config, "prompts": config_dict(cfg)["prompts"]},
             inputs={"model": str(current)},
             log=self.log,
         )
         cands = d.run(
             "candidates",
-            lambda: stage_fns.candidates(self, current, prompts, t),
+            lambda: stage_work.candidates(self, current, prompts, t),
             config={**it_config, "generation": config_dict(cfg)["generation"]},
             inputs={"prompts": str(d.data_path("prompts"))},
             log=self.log,
         )
         judged = d.run(
             "judgments",
-            lambda: stage_fns.judge(self, current, cands, t),
+            lambda: stage_work.judge(self, current, cands, t),
             config={**it_config, "judge": config_dict(cfg)["judge"]},
             inputs={"candidates": str(d.data_path("candidates"))},
             log=self.log,
         )
         actor_pairs = d.run(
             "actor_pairs",
-            lambda: stage_fns.actor_pairs(judged, it_cfg),
+            lambda: stage_work.actor_pairs(judged, it_cfg),
             config=it_config,
             inputs={"judgments": str(d.data_path("judgments"))},
             log=self.log,
@@ -208,7 +208,7 @@ class Loop:
         if "judge" in it_cfg.pair_types:
             judge_pairs = d.run(
                 "judge_pairs",
-                lambda: stage_fns.judge_pairs(self, current, judged, it_cfg, t),
+                lambda: stage_work.judge_pairs(self, current, judged, it_cfg, t),
                 config={**it_config, "judge": config_dict(cfg)["judge"]},
                 inputs={"judgments": str(d.data_path("judgments"))},
                 log=self.log,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.io import replace_dir
+from harness.files import replace_dir
 from harness.types import HarnessError
 
 

@@ -61,9 +61,10 @@ class HFModel:
         self.device = str(opts.pop("device", "cuda" if torch.cuda.is_available() else "cpu"))
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust)
-            self.model = AutoModelForCausalLM.from_pretrained(
+            model: Any = AutoModelForCausalLM.from_pretrained(
                 path, dtype=dtype, use_safetensors=True, trust_remote_code=trust
-            ).to(self.device)
+            )
+            self.model = model.to(self.device)
         except Exception as exc:
             raise HarnessError(f"model path {spec.target}: cannot load ({str(exc).splitlines()[0]})") from exc
         self.model.eval()
@@ -75,7 +76,8 @@ class HFModel:
         if req.messages is None:
             return req.prompt or "", True
         msgs = [{"role": m.role, "content": m.content} for m in req.messages]
-        return self.tokenizer.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False), False
+        text = self.tokenizer.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False)
+        return str(text), False
 
     def generate(self, requests: list[Request]) -> list[list[Completion]]:
         out: list[list[Completion]] = [[] for _ in requests]
@@ -126,23 +128,25 @@ class HFModel:
         prompt_tokens = enc["attention_mask"].sum(dim=1).tolist()
         comps = []
         for row, seq in enumerate(gen.sequences):
-            new = seq[prompt_len:].tolist()
+            new: list[int] = seq[prompt_len:].tolist()
             finish = "length"
             if self.tokenizer.eos_token_id in new:
                 new = new[: new.index(self.tokenizer.eos_token_id) + 1]
                 finish = "stop"
-            text = self.tokenizer.decode(new, skip_special_tokens=True)
-            for s in params.stop:
-                if s in text:
-                    text, finish = text[: text.index(s)], "stop"
-            logprobs = None
+            text = str(self.tokenizer.decode(new, skip_special_tokens=True))
+            for stop in params.stop:
+                if stop in text:
+                    text, finish = text[: text.index(stop)], "stop"
+            logprobs: list[dict[str, float]] | None = None
             if params.logprobs is not None:
                 logprobs = []
                 for step in range(len(new)):
                     lp = torch.log_softmax(gen.logits[step][row].float(), dim=-1)
                     top = torch.topk(lp, max(params.logprobs, 1))
-                    entry = {self.tokenizer.decode([t]): float(v) for v, t in zip(top.values, top.indices, strict=True)}
-                    entry.setdefault(self.tokenizer.decode([new[step]]), float(lp[new[step]]))
+                    entry = {
+                        str(self.tokenizer.decode([t])): float(v) for v, t in zip(top.values, top.indices, strict=True)
+                    }
+                    entry.setdefault(str(self.tokenizer.decode([new[step]])), float(lp[new[step]]))
                     logprobs.append(entry)
             comps.append(Completion(text, finish, int(prompt_tokens[row]), len(new), logprobs))
         return comps

@@ -170,7 +170,7 @@ class OpenAIModel:
             common["seed"] = p.seed
         try:
             if req.messages is not None:
-                msgs = [{"role": m.role, "content": m.content} for m in req.messages]
+                msgs: Any = [{"role": m.role, "content": m.content} for m in req.messages]  # the SDK's TypedDicts
                 if p.logprobs is not None:
                     common.update(logprobs=True, top_logprobs=p.logprobs)
                 resp = self.client.chat.completions.create(messages=msgs, **common)

@@ -73,7 +73,7 @@ class VLLMModel:
         chats = [i for i, r in enumerate(requests) if r.messages is not None]
         raws = [i for i, r in enumerate(requests) if r.messages is None]
         if chats:
-            convs = [[{"role": m.role, "content": m.content} for m in requests[i].messages or ()] for i in chats]
+            convs: Any = [[{"role": m.role, "content": m.content} for m in requests[i].messages or ()] for i in chats]
             results = self.llm.chat(convs, [self._params(requests[i]) for i in chats], use_tqdm=False)
             for i, res in zip(chats, results, strict=True):
                 out[i] = self._completions(res)

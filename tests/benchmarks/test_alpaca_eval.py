@@ -400,12 +400,12 @@ def test_recorded_scores_reach_the_leaderboard(shared: Path, tmp_path: Path) -> 
     store, out = tmp_path / "s.sqlite", tmp_path / "lb"
     scored = {}
     for model in MODELS:
-        res = subprocess.run([sys.executable, "-m", "harness", "score", "alpaca_eval", "--annotations",
+        res = subprocess.run([sys.executable, "-m", "app", "score", "alpaca_eval", "--annotations",
                               str(_annotations_path(shared, model)), "--outputs", str(_outputs_path(shared, model)),
                               "--json", "--record", "--store", str(store)], capture_output=True, text=True)  # fmt: skip
         assert res.returncode == 0, res.stderr
         scored[model] = json.loads(res.stdout)
-    lb = subprocess.run([sys.executable, "-m", "harness", "leaderboard", "--store", str(store), "--out", str(out)],
+    lb = subprocess.run([sys.executable, "-m", "app", "leaderboard", "--store", str(store), "--out", str(out)],
                         capture_output=True, text=True)  # fmt: skip
     assert lb.returncode == 0, lb.stderr
     rows = {r["model"]: r for r in json.loads((out / "actor.json").read_text())["rows"]}
@@ -421,7 +421,7 @@ def test_recorded_scores_reach_the_leaderboard(shared: Path, tmp_path: Path) -> 
 def test_alpaca_eval_end_to_end(vllm_engine, vllm_server_b, shared: Path, tmp_path: Path) -> None:
     """The tiny model answers 4 AlpacaEval instructions (vLLM engine); a `vllm serve` tiny model is the weighted
     judge (top-5 logprobs, seeded order, flipped back)."""
-    from benchmarks.registry import EvalContext, run_benchmark
+    from benchmarks.registry import EvalContext, get, run_benchmark
     from harness.runner import Run
     from harness.store import Store
 
@@ -433,6 +433,7 @@ def test_alpaca_eval_end_to_end(vllm_engine, vllm_server_b, shared: Path, tmp_pa
     ctx._models["vllm:tiny"] = vllm_engine
     res = run_benchmark("alpaca_eval", ctx)
     m = {x.name: x for x in res.metrics}
+    assert all(get("alpaca_eval").metric(x) for x in m)  # every emitted metric is declared
     assert len(res.samples) == 4 and run.stats.calls_made == 4 + 4
     parsed = [s["preference"] for s in res.samples if s["preference"] is not None]
     assert res.extra["unparsed_judgments"] == m["n_unparsed"].value == 4 - len(parsed)

@@ -339,13 +339,13 @@ def test_score_cli_record_and_leaderboard(shared: Path, tmp_path: Path) -> None:
     import sys
 
     store, out = tmp_path / "s.sqlite", tmp_path / "lb"
-    args = [sys.executable, "-m", "harness", "score", "arena_hard", "--answers", str(shared / FIXTURE / "model_answer"),
+    args = [sys.executable, "-m", "app", "score", "arena_hard", "--answers", str(shared / FIXTURE / "model_answer"),
             "--judgments", str(shared / FIXTURE / "model_judgment" / "gpt-4-1106-preview"), "--json", "--record",
             "--store", str(store)]  # fmt: skip
     res = subprocess.run(args, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     scored = json.loads(res.stdout)
-    lb = subprocess.run([sys.executable, "-m", "harness", "leaderboard", "--store", str(store), "--out", str(out)],
+    lb = subprocess.run([sys.executable, "-m", "app", "leaderboard", "--store", str(store), "--out", str(out)],
                         capture_output=True, text=True)  # fmt: skip
     assert lb.returncode == 0, lb.stderr
     rows = json.loads((out / "actor.json").read_text())["rows"]
@@ -360,7 +360,7 @@ def test_score_cli_record_and_leaderboard(shared: Path, tmp_path: Path) -> None:
 @pytest.mark.vllm
 def test_arena_hard_end_to_end(vllm_engine, vllm_server_b, shared: Path, tmp_path: Path) -> None:
     """The tiny model answers 2 Arena-Hard questions (vLLM engine); a `vllm serve` tiny model judges two games each."""
-    from benchmarks.registry import EvalContext, run_benchmark
+    from benchmarks.registry import EvalContext, get, run_benchmark
     from harness.runner import Run
     from harness.store import Store
 
@@ -374,6 +374,7 @@ def test_arena_hard_end_to_end(vllm_engine, vllm_server_b, shared: Path, tmp_pat
     ctx._models["vllm:tiny"] = vllm_engine
     res = run_benchmark("arena_hard", ctx)
     m = {x.name: x for x in res.metrics}
+    assert all(get("arena_hard").metric(x) for x in m)  # every emitted metric is declared
     assert len(res.samples) == 2 and all(len(s["games"]) == 2 for s in res.samples)
     assert m["n_unparsed"].value == sum(g["score"] is None for s in res.samples for g in s["games"])
     assert m["avg_tokens"].value is not None and run.stats.calls_made == 2 + 4

@@ -20,7 +20,7 @@ def test_oasst_sample_with_hf_backend(tiny_model: Path, shared: Path, tmp_path: 
     """All 212 prompts (641 replies) of the real OASST sample judged by the tiny model through the CLI."""
     out = tmp_path / "out"
     args = [
-        sys.executable, "-m", "harness", "eval", "--model", f"hf:{tiny_model}", "--benchmarks", "judge",
+        sys.executable, "-m", "app", "eval", "--model", f"hf:{tiny_model}", "--benchmarks", "judge",
         "--data", str(shared / "Open-Assistant" / "en_100_tree.jsonl"), "--option", "judge_max_tokens=8",
         "--option", "n_resamples=100", "--store", str(tmp_path / "s.sqlite"), "--out", str(out),
     ]  # fmt: skip

@@ -301,7 +301,7 @@ def test_bad_input_files(tmp_path: Path) -> None:
 @pytest.mark.vllm
 def test_mt_bench_end_to_end(vllm_engine, vllm_server_b, shared: Path, tmp_path: Path) -> None:
     """The tiny model answers 2 questions (2 turns, vLLM engine); a `vllm serve` tiny model grades them."""
-    from benchmarks.registry import EvalContext, run_benchmark
+    from benchmarks.registry import EvalContext, get, run_benchmark
     from harness.runner import Run
     from harness.store import Store
 
@@ -314,6 +314,7 @@ def test_mt_bench_end_to_end(vllm_engine, vllm_server_b, shared: Path, tmp_path:
     ctx._models["vllm:tiny"] = vllm_engine
     res = run_benchmark("mt_bench", ctx)
     m = {x.name: x for x in res.metrics}
+    assert all(get("mt_bench").metric(x) for x in m)  # every emitted metric is declared
     assert len(res.samples) == 4 and {s["turn"] for s in res.samples} == {1, 2}
     # the random judge rarely writes [[x]]: failures are counted, and never become a rating
     assert m["n_unparsed"].value == sum(s["score"] == -1 for s in res.samples)
@@ -328,11 +329,11 @@ def test_leaderboard_carries_the_scored_numbers(shared: Path, tmp_path: Path) ->
 
     path = shared / "FastChat" / "third_party_judgments" / FILES[0]
     store, out = tmp_path / "s.sqlite", tmp_path / "lb"
-    res = subprocess.run([sys.executable, "-m", "harness", "score", "mt_bench", "--judgments", str(path), "--json",
+    res = subprocess.run([sys.executable, "-m", "app", "score", "mt_bench", "--judgments", str(path), "--json",
                           "--record", "--store", str(store)], capture_output=True, text=True)  # fmt: skip
     assert res.returncode == 0, res.stderr
     scored = json.loads(res.stdout)
-    lb = subprocess.run([sys.executable, "-m", "harness", "leaderboard", "--store", str(store), "--out", str(out)],
+    lb = subprocess.run([sys.executable, "-m", "app", "leaderboard", "--store", str(store), "--out", str(out)],
                         capture_output=True, text=True)  # fmt: skip
     assert lb.returncode == 0, lb.stderr
     table = json.loads((out / "actor.json").read_text())

@@ -15,7 +15,7 @@ def test_two_generate_processes_share_work(tiny_model: Path, tmp_path: Path) -> 
             "--chunk-size", "4", "--store", str(store)]  # fmt: skip
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "harness", *args, "--out", str(tmp_path / f"out{k}.jsonl")],
+            [sys.executable, "-m", "app", *args, "--out", str(tmp_path / f"out{k}.jsonl")],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

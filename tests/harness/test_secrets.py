@@ -26,7 +26,7 @@ def test_fake_key_never_written(vllm_server_b, tmp_path: Path) -> None:
     logs = []
     for spec in (vllm_server_b.spec, "openai:tiny-b@http://127.0.0.1:9/v1"):
         res = subprocess.run(
-            [sys.executable, "-m", "harness", "generate", "--model", spec, "--prompts", str(prompts),
+            [sys.executable, "-m", "app", "generate", "--model", spec, "--prompts", str(prompts),
              "--out", str(tmp_path / "out.jsonl"), "-n", "2", "--max-tokens", "4"],
             capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path,
         )  # fmt: skip

@@ -17,7 +17,7 @@ import yaml
 
 from tests.conftest import require
 
-HARNESS = [sys.executable, "-m", "harness"]
+HARNESS = [sys.executable, "-m", "app"]
 STAGES = ["prompts", "candidates", "judgments", "actor_pairs", "judge_pairs", "dpo", "eval"]
 
 
@@ -246,6 +246,11 @@ def test_sigkill_at_10_points_and_rerun(finished_run: tuple[Path, Path, str], tm
         ({"judge": {"meta_prompt": "no_such_prompt"}}, "judge prompt 'no_such_prompt': not a known prompt"),
         ({"sft": {"ift_examples": 0}}, "sft.ift_examples: must be a positive integer"),
         ({"judge": {"random_scores": "yes"}}, "judge.random_scores: expected true/false"),
+        ({"best_metric": "taskworld.avg_length"}, "best_metric: taskworld.avg_length has no better direction"),
+        (
+            {"eval": {"benchmarks": ["taskworld"], "options": {"judge_n": 3}}},
+            "eval.options: --option judge_n: no option 'judge_n' in benchmark taskworld",
+        ),
     ],
 )
 def test_bad_config(patch: dict, expected: str, tmp_path: Path) -> None:
@@ -264,7 +269,7 @@ def test_a_gate_stops_the_run_and_keeps_the_best_iteration(tmp_path: Path) -> No
     iteration 2 never starts, and the best iteration so far is kept and named."""
     cfg = short_config(tmp_path / "run")
     cfg["gates"] = ["taskworld.avg_length < prev * 0"]  # vacuous on M1 (no previous value); unreachable on M2
-    cfg["best_metric"] = "taskworld.avg_length"
+    cfg["best_metric"] = "taskworld.accuracy"
     path = _write(tmp_path / "run.yaml", cfg)
     res = subprocess.run([*HARNESS, "iterate", "--config", str(path), "--store", str(tmp_path / "s.sqlite")],
                          capture_output=True, text=True, timeout=900)  # fmt: skip
@@ -276,11 +281,11 @@ def test_a_gate_stops_the_run_and_keeps_the_best_iteration(tmp_path: Path) -> No
     assert [it["iteration"] for it in summary["iterations"]] == [1, 2]
     assert not (tmp_path / "run" / "iter_2").exists()  # the second iteration never started
     assert summary["stopped_by_gate"] == {"after": "M2", "failed": ["taskworld.avg_length < prev * 0"]}
-    lengths = [it["taskworld.avg_length"] for it in summary["iterations"]]
-    best = 1 + max(range(2), key=lambda i: (lengths[i], -i))  # higher is better for a metric without a direction
+    acc = [it["taskworld.accuracy"] for it in summary["iterations"]]
+    best = 1 + max(range(2), key=lambda i: (acc[i], -i))  # declared higher-is-better; a tie keeps the earlier
     assert summary["best_iteration"] == best and summary["best_model"] == str(tmp_path / "run" / f"m{best}")
     assert (Path(summary["best_model"]) / "model.safetensors").exists()
-    assert f"kept the best iteration so far by taskworld.avg_length: M{best}" in res.stdout
+    assert f"kept the best iteration so far by taskworld.accuracy: M{best}" in res.stdout
 
 
 @pytest.mark.vllm

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from harness.cli_common import store_option
+from app.options import store_option
 from harness.types import HarnessError
 
 
@@ -18,7 +18,7 @@ from harness.types import HarnessError
 @store_option
 def iterate(config_path: str, out_dir: str | None, backend: str | None, store_path: str | None) -> None:
     """Run the Self-/Meta-Rewarding loop: SFT, then iterations, each evaluated and gated."""
-    from harness.io import check_writable
+    from harness.files import check_writable
     from training.config import load_config
     from training.loop import Loop
     from training.report import iteration_table
@@ -26,7 +26,7 @@ def iterate(config_path: str, out_dir: str | None, backend: str | None, store_pa
     overrides = {k: v for k, v in (("out_dir", out_dir), ("backend", backend)) if v}
     cfg = load_config(config_path, overrides or None)
     check_writable(f"{cfg.out_dir}/summary.json")
-    from harness.commands import progress_bar
+    from app.console import progress_bar
 
     loop = Loop(cfg, store_path=store_path, log=click.echo, progress=progress_bar)
     summary = loop.iterate()

@@ -8,8 +8,9 @@ from typing import Any
 import click
 from rich.table import Table
 
-from harness.commands import console, progress_bar, summary_line
-from harness.io import check_writable
+from app.console import console, progress_bar, summary_line
+from app.options import kv_pairs, store_option
+from harness.files import check_writable
 from harness.runner import Run
 from harness.spec import parse_spec
 from harness.store import Store
@@ -109,3 +110,73 @@ def run_eval(
         console.print(results_table(report.results))
     click.echo(summary_line("eval", run, f"wrote {out}/results.json"))
     return report.to_json()
+
+
+@click.command("eval")
+@click.option("--model", "model_spec", required=True, help="Model under test (spec).")
+@click.option("--benchmarks", required=True, help="Comma-separated: judge, alpaca_eval, arena_hard, mt_bench.")
+@click.option(
+    "--judge", "judge_spec", default=None, help="The judge under test of 'judge' (default: the model itself)."
+)
+@click.option(
+    "--annotator",
+    "annotator_spec",
+    default=None,
+    help="The strong judge grading alpaca_eval, arena_hard and mt_bench answers (default: openai:gpt-4-1106-preview).",
+)
+@click.option("--judge-n", type=int, default=None, help="Judgments per response for the pointwise judge.")
+@click.option(
+    "--reference-judge", "reference_judge_spec", default=None, help="The judge 'judge' measures agreement with."
+)
+@click.option(
+    "--data", "data", default=None, help="Data file for the judge benchmark (OASST trees/messages or ranked JSONL)."
+)
+@click.option("--data-for", "data_for", multiple=True, help="KEY=PATH data overrides per benchmark (repeatable).")
+@click.option("--option", "options", multiple=True, help="KEY=VALUE benchmark options (repeatable).")
+@click.option("--limit", type=int, default=None, help="Evaluate only the first N items of each benchmark.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", "out_dir", default=None, help="Output directory (default: runs/RUN_ID).")
+@click.option("--iteration", type=int, default=None, help="Record results against this iteration.")
+@store_option
+def eval_cmd(
+    model_spec: str,
+    benchmarks: str,
+    judge_spec: str | None,
+    annotator_spec: str | None,
+    judge_n: int | None,
+    reference_judge_spec: str | None,
+    data: str | None,
+    data_for: tuple[str, ...],
+    options: tuple[str, ...],
+    limit: int | None,
+    seed: int,
+    out_dir: str | None,
+    iteration: int | None,
+    store_path: str | None,
+) -> None:
+    """Evaluate a model on benchmarks: prints a table, writes results.json and samples.jsonl."""
+    data_map = kv_pairs(data_for, "--data-for")
+    if data:
+        data_map["judge"] = data
+    opts: dict[str, object] = dict(kv_pairs(options, "--option"))
+    if judge_n is not None:
+        if judge_n <= 0:
+            raise HarnessError(f"--judge-n must be a positive integer, got {judge_n}")
+        opts["judge_n"] = judge_n
+    run_eval(
+        model_spec=model_spec,
+        benchmarks=[b.strip() for b in benchmarks.split(",") if b.strip()],
+        judge_spec=judge_spec,
+        reference_judge_spec=reference_judge_spec,
+        annotator_spec=annotator_spec,
+        data=data_map,
+        options=opts,
+        limit=limit,
+        seed=seed,
+        out_dir=out_dir,
+        store_path=store_path,
+        iteration=iteration,
+    )
+
+
+COMMANDS = [eval_cmd]

@@ -1,6 +1,6 @@
 """Arena-Hard statistics: the batched Bradley-Terry fit + bootstrap vs the reference method, in one run.
 
-    python bench/arena_hard_stats.py [--models 55] [--questions 500] [--rounds 100] [--ref-rounds 10] [--seed 42]
+    python bench/speed_arena_hard.py [--models 55] [--questions 500] [--rounds 100] [--ref-rounds 10] [--seed 42]
 
 Synthetic judgments (seeded, ``tests/benchmarks/arena_hard_reference.write_synthetic_judgments``): ``--models``
 models x ``--questions`` questions, two games each against the baseline. Both methods start from the same

@@ -13,7 +13,7 @@ import pytest
 
 
 def _eval(tiny: Path, store: Path, out: Path) -> list[str]:
-    return [sys.executable, "-m", "harness", "eval", "--model", f"hf:{tiny}", "--benchmarks", "taskworld",
+    return [sys.executable, "-m", "app", "eval", "--model", f"hf:{tiny}", "--benchmarks", "taskworld",
             "--limit", "24", "--option", "max_tokens=48", "--option", "n_resamples=100", "--store", str(store),
             "--out", str(out)]  # fmt: skip
 

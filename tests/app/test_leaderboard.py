@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.leaderboard import publish
+from app.leaderboard import publish
 from harness.store import Store
 from tests.conftest import require, require_executables
 
@@ -56,7 +56,7 @@ def test_tables_carry_the_stored_numbers(tmp_path: Path) -> None:
 def test_cli_leaderboard_errors(tmp_path: Path) -> None:
     Store(tmp_path / "empty.sqlite").close()
     res = subprocess.run(
-        [sys.executable, "-m", "harness", "leaderboard", "--store", str(tmp_path / "empty.sqlite"), "--out", str(tmp_path / "o")],
+        [sys.executable, "-m", "app", "leaderboard", "--store", str(tmp_path / "empty.sqlite"), "--out", str(tmp_path / "o")],
         capture_output=True, text=True,
     )  # fmt: skip
     assert res.returncode == 2 and res.stderr.startswith("error: store ") and "no results" in res.stderr

@@ -14,7 +14,11 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from harness.io import atomic_write_json, atomic_write_text
+import click
+
+from app.leaderboard_html import fmt, render_html
+from app.options import store_option
+from harness.files import atomic_write_json, atomic_write_text
 from harness.store import Store
 from harness.types import HarnessError
 
@@ -55,24 +59,6 @@ def build_tables(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         )
         tables[fam] = {"columns": cols, "rows": ordered}
     return tables
-
-
-def _significant(cell: dict[str, Any]) -> bool:
-    lo, hi = cell.get("ci_low"), cell.get("ci_high")
-    return lo is not None and hi is not None and (lo > 0 or hi < 0)
-
-
-def fmt(cell: dict[str, Any] | None, with_ci: bool = True, column: str = "") -> str:
-    """A cell's value (4 significant digits) with its CI; a paired difference whose CI excludes 0 gets a *."""
-    if not cell or cell.get("value") is None:
-        return "-"
-    delta = ".delta_" in column
-    text = f"{cell['value']:+.3g}" if delta else f"{cell['value']:.4g}"
-    if with_ci and cell.get("ci_low") is not None:
-        text += f" [{cell['ci_low']:.3g}, {cell['ci_high']:.3g}]"
-    if delta and _significant(cell):
-        text += " *"
-    return text
 
 
 def _terminal_columns(family: str, columns: list[str]) -> list[str]:
@@ -174,7 +160,31 @@ def publish(
         if "json" in formats:
             atomic_write_json(out / f"{fam}.json", table)
     if "html" in formats:
-        from harness.leaderboard_html import render_html
-
         atomic_write_text(out / "leaderboard.html", render_html(tables, run_docs, samples, rows))
     return {"tables": tables, "markdown": markdown}
+
+
+@click.command()
+@click.option("--runs", default=None, help="Comma-separated run ids (default: all runs in the store).")
+@click.option(
+    "--format", "formats", default="md,csv,json,html", show_default=True, help="Comma-separated: md, csv, json, html."
+)
+@click.option("--out", "out_dir", default="results", show_default=True, help="Output directory.")
+@store_option
+def leaderboard(runs: str | None, formats: str, out_dir: str, store_path: str | None) -> None:
+    """Publish stored results as leaderboard tables (markdown, CSV, JSON, HTML) into OUT."""
+    from rich.console import Console
+
+    from app.leaderboard import publish, terminal_tables
+    from harness.files import check_writable
+
+    check_writable(f"{out_dir}/leaderboard.md")
+    run_ids = [r.strip() for r in runs.split(",") if r.strip()] if runs else None
+    result = publish(store_path, out_dir, runs=run_ids, formats=[f.strip() for f in formats.split(",") if f.strip()])
+    console = Console()
+    for table in terminal_tables(result["tables"], width=min(console.width, 100)):
+        console.print(table)
+    click.echo(f"leaderboard: {len(result['tables'])} table(s) written to {out_dir}")
+
+
+COMMANDS = [leaderboard]

@@ -1,41 +1,17 @@
-"""What the CLI commands do, kept apart from argument parsing so tests can call them."""
+"""`harness generate`: completions for a JSONL prompt file, resumable through the store."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from harness.io import atomic_write_jsonl, check_writable, read_jsonl
+from app.console import progress_bar, summary_line
+from app.options import positive, store_option
+from harness.files import atomic_write_jsonl, check_writable, read_jsonl
 from harness.runner import Run, generate
 from harness.store import Store
 from harness.types import HarnessError, Message, Request, SamplingParams
-
-console = Console(stderr=True)
-
-
-@contextmanager
-def progress_bar(label: str, total: int) -> Iterator[Any]:
-    """A rich progress bar on stderr; yields ``advance(k, note=None)`` (note: e.g. the current loss)."""
-    with Progress(
-        TextColumn(f"[bold]{label}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[note]}"),
-        console=console,
-        transient=False,
-    ) as prog:
-        task = prog.add_task(label, total=total, note="")
-
-        def advance(k: int, note: str | None = None) -> None:
-            prog.update(task, advance=k, **({"note": note} if note is not None else {}))
-
-        yield advance
 
 
 def parse_prompt_rows(path: str, rows: list[dict[str, Any]]) -> list[tuple[str, tuple[Message, ...]]]:
@@ -64,15 +40,6 @@ def parse_prompt_rows(path: str, rows: list[dict[str, Any]]) -> list[tuple[str, 
             raise HarnessError(f"{path}:{line}: missing field 'prompt' (or 'messages')")
         out.append((rid, parsed))
     return out
-
-
-def summary_line(command: str, run: Run, extra: str = "") -> str:
-    s = run.stats
-    text = (
-        f"{command}: calls made {s.calls_made}, reused {s.calls_reused}, failed {s.calls_failed}, "
-        f"retried {s.calls_retried}; run {run.run_id}"
-    )
-    return text + (f"; {extra}" if extra else "")
 
 
 def run_generate(
@@ -126,3 +93,58 @@ def run_generate(
         store.close()
     click.echo(summary_line("generate", run, f"wrote {out_path}"))
     return run.run_id
+
+
+@click.command("generate")
+@click.option("--model", "model_spec", required=True, help="Model spec, e.g. hf:PATH, vllm:PATH, openai:NAME@URL.")
+@click.option(
+    "--prompts",
+    "prompts_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="JSONL of {id?, prompt | messages}.",
+)
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="Output JSONL.")
+@click.option("-n", "n", type=int, default=1, show_default=True, callback=positive("-n"), help="Samples per prompt.")
+@click.option("--temperature", type=float, default=0.7, show_default=True)
+@click.option("--top-p", type=float, default=0.9, show_default=True)
+@click.option("--max-tokens", type=int, default=256, show_default=True, callback=positive("--max-tokens"))
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--logprobs", type=int, default=None, help="Top-k logprobs per token.")
+@click.option(
+    "--chunk-size", type=int, default=64, show_default=True, callback=positive("--chunk-size"),
+    help="Requests per model call batch; each batch is committed to the store as it returns.",
+)  # fmt: skip
+@store_option
+def generate_cmd(
+    model_spec: str,
+    prompts_path: str,
+    out_path: str,
+    n: int,
+    temperature: float,
+    top_p: float,
+    max_tokens: int,
+    seed: int,
+    logprobs: int | None,
+    chunk_size: int,
+    store_path: str | None,
+) -> None:
+    """Generate completions for a JSONL prompt file (resumable through the store)."""
+    run_generate(
+        model_spec=model_spec,
+        prompts_path=prompts_path,
+        out_path=out_path,
+        params={
+            "n": n,
+            "temperature": temperature,
+            "top_p": top_p,
+            "max_tokens": max_tokens,
+            "seed": seed,
+            "logprobs": logprobs,
+        },
+        store_path=store_path,
+        chunk_size=chunk_size,
+    )
+
+
+COMMANDS = [generate_cmd]

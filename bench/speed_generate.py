@@ -1,6 +1,6 @@
 """Throughput of `harness` generation vs the raw engine, on the same prompts, in one run.
 
-    python bench/generate.py [--prompts 256] [--max-tokens 64]
+    python bench/speed_generate.py [--prompts 256] [--max-tokens 64]
 
 Prints, for the vLLM engine and for HF transformers, the harness path (backend + runner +
 SQLite store, cold store) as a ratio of the raw engine's tokens/s. The raw and harness
@@ -116,7 +116,7 @@ def main() -> None:
     ap.add_argument("--hf-prompts", type=int, default=64)
     ap.add_argument("--skip-vllm", action="store_true")
     args = ap.parse_args()
-    from harness.tiny import make_tiny
+    from training.tiny import make_tiny
 
     model_dir = make_tiny(Path(tempfile.mkdtemp()) / "tiny", seed=0)
     rows = []

@@ -1,6 +1,6 @@
 """What each stage of an iteration computes (Self-Rewarding 2.2-2.3, Meta-Rewarding 2.1-2.2).
 
-Each function returns (rows, counts) for :class:`training.stages.StageDir`; model calls go
+Each function returns (rows, counts) for :class:`training.stage_dir.StageDir`; model calls go
 through the run's store (``harness.runner.generate``) so they are resumable.
 """
 
@@ -8,25 +8,36 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from benchmarks import taskworld
-from harness.runner import generate
-from harness.types import HarnessError, Request
+from harness.runner import Run, generate
+from harness.types import HarnessError, Model, Request
 from judges.meta import Battle, MetaJudge, battle_matrix, elo_scores, meta_judge_biases
 from judges.pointwise import PointwiseJudge
 from judges.prompts import load_prompt
 from training import data, eft, pairs, self_instruct
-from training.config import BUILTIN, IterationSection
+from training.config import BUILTIN, IterationSection, RunConfig
 
-if TYPE_CHECKING:
-    from training.loop import Loop
+
+class StageContext(Protocol):
+    """What a stage needs from the loop that runs it (``training.loop.Loop`` provides it)."""
+
+    cfg: RunConfig
+    run: Run
+    progress: Callable[[str, int], Any]
+
+    def model(self, model_dir: Path) -> Model:
+        """The loaded model of a checkpoint (shared while the loop holds it)."""
+        ...
+
 
 Rows = tuple[list[dict[str, Any]], dict[str, Any]]
 
 
-def _judge(loop: Loop, model_dir: Path, n: int, seed: int) -> PointwiseJudge:
+def _judge(loop: StageContext, model_dir: Path, n: int, seed: int) -> PointwiseJudge:
     j = loop.cfg.judge
     return PointwiseJudge(
         loop.model(model_dir), loop.run, prompt=j.prompt, n=n, temperature=j.temperature, top_p=j.top_p,
@@ -34,7 +45,7 @@ def _judge(loop: Loop, model_dir: Path, n: int, seed: int) -> PointwiseJudge:
     )  # fmt: skip
 
 
-def build_eft(loop: Loop, model_dir: Path) -> Rows:
+def build_eft(loop: StageContext, model_dir: Path) -> Rows:
     """EFT data (Self-Rewarding 3.1.1): the model judges ranked responses; keep judgments that agree with
     the human ranking, then downsample the most common score. Task-world runs can add its rule-written
     reference judgments (they pass the same filter)."""
@@ -98,7 +109,7 @@ def build_eft(loop: Loop, model_dir: Path) -> Rows:
     return rows, counts
 
 
-def make_prompts(loop: Loop, current: Path, base: Path, t: int) -> Rows:
+def make_prompts(loop: StageContext, current: Path, base: Path, t: int) -> Rows:
     """New prompts for iteration t: self-instruction creation (8-shot: 6 seed + 2 generated), or the task world."""
     cfg = loop.cfg.prompts
     seed = loop.cfg.seed * 1000 + t
@@ -157,7 +168,7 @@ def make_prompts(loop: Loop, current: Path, base: Path, t: int) -> Rows:
     return [{"id": f"it{t}-{i}", "prompt": p} for i, p in enumerate(kept)], counts
 
 
-def candidates(loop: Loop, current: Path, prompts: list[dict[str, Any]], t: int) -> Rows:
+def candidates(loop: StageContext, current: Path, prompts: list[dict[str, Any]], t: int) -> Rows:
     """K responses per prompt (temperature/top_p sampling), identical ones removed."""
     g = loop.cfg.generation
     reqs = [
@@ -176,7 +187,7 @@ def candidates(loop: Loop, current: Path, prompts: list[dict[str, Any]], t: int)
     return rows, {"duplicates_removed": dropped}
 
 
-def judge(loop: Loop, current: Path, cands: list[dict[str, Any]], t: int) -> Rows:
+def judge(loop: StageContext, current: Path, cands: list[dict[str, Any]], t: int) -> Rows:
     """N judgments per response; score = mean of the valid ones; parse failures excluded and counted."""
     j = _judge(loop, current, loop.cfg.judge.n, seed=loop.cfg.seed * 31 + t)
     items = [(c["prompt"], r) for c in cands for r in c["responses"]]
@@ -234,7 +245,7 @@ def actor_pairs(judged: list[dict[str, Any]], it: IterationSection) -> Rows:
     return rows, {"skipped": dict(skipped)}
 
 
-def judge_pairs(loop: Loop, current: Path, judged: list[dict[str, Any]], it: IterationSection, t: int) -> Rows:
+def judge_pairs(loop: StageContext, current: Path, judged: list[dict[str, Any]], it: IterationSection, t: int) -> Rows:
     """Meta-Rewarding 2.2: per prompt the response with the highest score variance; its judgments are compared
     pairwise by the meta-judge; chosen/rejected = highest/lowest Elo."""
     meta = MetaJudge(

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness.io import atomic_write_json, atomic_write_jsonl, read_json, read_jsonl
+from harness.files import atomic_write_json, atomic_write_jsonl, read_json, read_jsonl
 from harness.types import HarnessError, stable_hash
 
 

@@ -79,9 +79,7 @@ def test_bad_input(case: str, files: Path, tiny_model: Path) -> None:
         args += ["--store", str(store)]
     if args[0] == "eval" and "--out" not in args:
         args += ["--out", str(files / f"{case}_out")]
-    res = subprocess.run(
-        [sys.executable, "-m", "harness", *args], capture_output=True, text=True, timeout=300, cwd=files
-    )
+    res = subprocess.run([sys.executable, "-m", "app", *args], capture_output=True, text=True, timeout=300, cwd=files)
     lines = res.stderr.strip().splitlines()
     assert res.returncode == 2, (res.returncode, res.stderr[-1500:])
     assert len(lines) == 1 and "Traceback" not in res.stderr, res.stderr[-1500:]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-HARNESS = [sys.executable, "-m", "harness"]
+HARNESS = [sys.executable, "-m", "app"]
 
 
 def _prompts(path: Path, n: int) -> Path:

@@ -4,7 +4,7 @@
 2. prefix caching on vs off for pointwise judge prompts (long shared template prefix);
 3. a resumed, finished run: time and model calls of the second run vs the first.
 
-    python bench/engine_features.py [--items 64] [--n 8]
+    python bench/speed_engine_features.py [--items 64] [--n 8]
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ def main() -> None:
     from harness.backends import load_model
     from harness.runner import Run, generate
     from harness.store import Store
-    from harness.tiny import make_tiny
     from harness.types import Request
     from judges.pointwise import PointwiseJudge
+    from training.tiny import make_tiny
 
     tmp = Path(tempfile.mkdtemp())
     model_dir = make_tiny(tmp / "tiny", seed=0)

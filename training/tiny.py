@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from harness.io import atomic_dir
+from harness.files import atomic_dir
 
 SPECIAL_TOKENS = ["<|pad|>", "<|bos|>", "<|end|>", "<|system|>", "<|user|>", "<|assistant|>"]
 
@@ -226,5 +226,5 @@ def pretrain(
     return losses
 
 
-if __name__ == "__main__":  # `python -m harness.tiny`: build the cached base (make setup)
+if __name__ == "__main__":  # `python -m training.tiny`: build the cached base (make setup)
     print(pretrained_base(0, log=print))

@@ -1,6 +1,6 @@
 """AlpacaEval 2 length-controlled win rate: ours vs alpaca_eval's own function, in one run.
 
-    python bench/alpaca_eval_lc.py [--instructions 805] [--repeats 5] [--seed 0]
+    python bench/speed_alpaca_eval_lc.py [--instructions 805] [--repeats 5] [--seed 0]
 
 Synthetic, seeded inputs shaped as the real ones: ``--instructions`` annotations of one model against
 gpt4_1106_preview (preference in [1, 2], some ties 0, output lengths that drive the preference) and a

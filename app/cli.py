@@ -1,0 +1,80 @@
+"""The ``harness`` command line.
+
+Every user error is printed as one line on stderr and exits with code 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from harness.types import HarnessError
+
+EXIT_USAGE = 2
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="harness")
+def cli() -> None:
+    """Evaluation-first harness for Self-Rewarding and Meta-Rewarding language models.
+
+    Add --verbose (anywhere) to see the libraries' INFO output (vLLM, transformers, TRL, torch, datasets).
+    """
+
+
+@cli.command("make-tiny")
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.option("--seed", type=int, default=0, show_default=True)
+def make_tiny_cmd(out_dir: str, seed: int) -> None:
+    """Build the offline tiny Llama chat model (tokenizer trained on pydoc_data) into OUT_DIR."""
+    from harness.files import check_writable
+    from training.tiny import make_tiny
+
+    check_writable(Path(out_dir) / "config.json")
+    path = make_tiny(out_dir, seed=seed)
+    click.echo(f"tiny model written to {path}")
+
+
+def _register_commands() -> None:
+    # one module per command (app is the top of the import graph)
+    from app import compare, eval, generate, iterate, leaderboard, score
+
+    for mod in (eval, iterate, compare, score, leaderboard, generate):
+        for command in mod.COMMANDS:
+            cli.add_command(command)
+
+
+_register_commands()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: runs the click group and turns every user error into one line + exit 2."""
+    from app import quiet
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    verbose = "--verbose" in args or os.environ.get("HARNESS_VERBOSE") == "1"
+    if "--verbose" in args:
+        args.remove("--verbose")
+    quiet.configure(verbose)
+    argv = args
+    try:
+        cli.main(args=argv, prog_name="harness", standalone_mode=False)
+    except HarnessError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    except click.exceptions.Abort:
+        click.echo("error: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        click.echo(f"error: {exc.format_message()}", err=True)
+        sys.exit(EXIT_USAGE)
+    except KeyboardInterrupt:
+        click.echo("error: interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

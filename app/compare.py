@@ -1,0 +1,81 @@
+"""`harness compare`: head-to-head of two models on one prompt set, judged in both orders (Self-Rewarding Fig. 3)."""
+
+from __future__ import annotations
+
+import click
+
+from app.options import store_option
+from harness.types import HarnessError
+
+
+@click.command()
+@click.option("--model", "models", multiple=True, required=True, help="Give exactly two: --model A --model B.")
+@click.option("--judge", "judge_spec", required=True, help="Pairwise judge spec (AlpacaEval prompt, both orders).")
+@click.option("--prompts", "prompts_path", default=None, help="JSONL of {prompt} (default: built-in task world).")
+@click.option("--limit", type=int, default=None)
+@click.option("--max-tokens", type=int, default=256, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", "out_dir", default=None, help="Output directory (default: runs/RUN_ID).")
+@store_option
+def compare(
+    models: tuple[str, ...],
+    judge_spec: str,
+    prompts_path: str | None,
+    limit: int | None,
+    max_tokens: int,
+    seed: int,
+    out_dir: str | None,
+    store_path: str | None,
+) -> None:
+    """Head-to-head: wins / ties / losses of model A against model B, judged in both orders."""
+    from pathlib import Path
+
+    from app.console import console, summary_line
+    from app.eval import results_table
+    from app.generate import parse_prompt_rows
+    from benchmarks import taskworld
+    from benchmarks.evaluate import EvalReport, record_result
+    from benchmarks.head_to_head import head_to_head
+    from benchmarks.registry import BenchmarkResult
+    from harness.backends import load_model
+    from harness.files import read_jsonl
+    from harness.runner import Run
+    from harness.spec import parse_spec
+    from harness.store import Store
+
+    if len(models) != 2:
+        raise HarnessError(f"--model: give exactly two models, got {len(models)}")
+    for spec in (*models, judge_spec):
+        parse_spec(spec)
+    if prompts_path:
+        prompts = [msgs[-1].content for _, msgs in parse_prompt_rows(prompts_path, read_jsonl(prompts_path))]
+    else:
+        prompts = [t.prompt for t in taskworld.tasks(300, seed=30_000 + seed, split="eval")]  # held-out
+    prompts = prompts[:limit] if limit else prompts
+    store = Store(store_path)
+    config = {"models": list(models), "judge": judge_spec, "prompts": prompts_path, "seed": seed}
+    run = Run.start(store, "compare", config)
+    loaded = {s: load_model(s, store=store) for s in dict.fromkeys((*models, judge_spec))}
+    label = f"{models[0]} vs {models[1]}"
+    report = EvalReport(run.run_id, label, None, config)
+    status = "failed"
+    try:
+        metrics, samples = head_to_head(
+            loaded[models[0]], loaded[models[1]], loaded[judge_spec], run, prompts, max_tokens=max_tokens, seed=seed
+        )
+        result = BenchmarkResult("head_to_head", metrics, samples)
+        record_result(store, run.run_id, None, label, result)
+        report.results.append(result)
+        status = "finished"
+    finally:
+        for m in loaded.values():
+            m.close()
+        run.finish(status)
+    report.calls = run.stats.to_dict()
+    out = report.write(out_dir or Path("runs") / run.run_id)
+    console.print(results_table(report.results))
+    click.echo(summary_line("compare", run, f"wrote {out}"))
+    store.close()
+
+
+COMMANDS = [compare]

@@ -1,0 +1,149 @@
+"""`harness score`: score a reference tool's own output files (alpaca_eval, arena-hard-auto, FastChat), optionally
+recording the scores in the store for `harness leaderboard`."""
+
+from __future__ import annotations
+
+import click
+
+from app.options import store_option
+
+
+def record_scores(
+    store_path: str | None, command: str, config: dict[str, object], benchmark: str, per_model: dict[str, list[dict]]
+) -> str:
+    """Record scored reference files as one finished run (rows per model) for `harness leaderboard`."""
+    from benchmarks.evaluate import record_rows
+    from harness.store import Store
+
+    store = Store(store_path)
+    run_id = store.start_run(command, config)
+    for model, rows in per_model.items():
+        record_rows(store, run_id, None, model, benchmark, rows)
+    store.update_run(run_id, {}, status="finished")
+    store.close()
+    return run_id
+
+
+@click.group()
+def score() -> None:
+    """Score a reference tool's own output files without re-running anything."""
+
+
+@score.command("mt_bench")
+@click.option("--judgments", "judgments_path", required=True, help="FastChat model_judgment/*_single.jsonl.")
+@click.option("--questions", "questions_path", default=None, help="FastChat question.jsonl (per-category means).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--record", is_flag=True, help="Also record the scores in the store (for `harness leaderboard`).")
+@store_option
+def score_mt_bench_cmd(
+    judgments_path: str, questions_path: str | None, as_json: bool, record: bool, store_path: str | None
+) -> None:
+    """MT-Bench turn 1 / turn 2 / overall per model, as FastChat show_result.py computes them."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from benchmarks.mt_bench import score_mt_bench
+
+    result = score_mt_bench(judgments_path, questions_path)
+    if record:
+        keys = ("turn1", "turn2", "overall", "mean_of_turns")
+        per_model = {
+            model: [{"metric": k, "value": m[k], "n": m["n_valid"]} for k in keys]
+            for model, m in result["models"].items()
+        }
+        config = {"judgments": judgments_path, "questions": questions_path}
+        result["run_id"] = record_scores(store_path, "score mt_bench", config, "mt_bench", per_model)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    table = Table(title="MT-Bench (FastChat single-answer grading)")
+    for col in ("model", "turn 1", "turn 2", "overall (pooled)", "mean of turns", "valid", "failed", "duplicates"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for model, m in result["models"].items():
+        cells = [m["turn1"], m["turn2"], m["overall"], m["mean_of_turns"]]
+        table.add_row(model, *["-" if v is None else f"{v:.4f}" for v in cells],
+                      str(m["n_valid"]), str(m["n_failed"]), str(m["n_duplicates"]))  # fmt: skip
+    Console().print(table)
+
+
+@score.command("arena_hard")
+@click.option("--answers", "answers_dir", default=None, help="arena-hard-auto model_answer/ (for avg tokens).")
+@click.option("--judgments", "judgments_dir", required=True, help="arena-hard-auto model_judgment/<judge>/.")
+@click.option("--baseline", default="gpt-4-0314", show_default=True)
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--record", is_flag=True, help="Also record the scores in the store (for `harness leaderboard`).")
+@store_option
+def score_arena_hard_cmd(
+    answers_dir: str | None, judgments_dir: str, baseline: str, seed: int, as_json: bool, record: bool,
+    store_path: str | None,
+) -> None:  # fmt: skip
+    """Arena-Hard v0.1 score (win rate vs the baseline), 95% CI and average tokens per model."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from benchmarks.arena_hard import score_arena_hard
+
+    result = score_arena_hard(answers_dir, judgments_dir, baseline=baseline, seed=seed)
+    if record:
+        per_model = {
+            model: [{"metric": "score", "value": m["score"], "ci_low": m["ci_low"], "ci_high": m["ci_high"],
+                     "n": m["n_battles"]}, {"metric": "avg_tokens", "value": m["avg_tokens"]}]
+            for model, m in result["models"].items()
+            if model != baseline  # its score is 50 by construction
+        }  # fmt: skip
+        config = {"answers": answers_dir, "judgments": judgments_dir, "seed": seed}
+        result["run_id"] = record_scores(store_path, "score arena_hard", config, "arena_hard", per_model)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    table = Table(title=f"Arena-Hard v0.1 (baseline {baseline})")
+    for col in ("model", "score", "95% CI", "avg tokens"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for model, m in sorted(result["models"].items(), key=lambda kv: -kv[1]["score"]):
+        if m.get("ci_low") is None:
+            continue
+        tokens = "-" if m["avg_tokens"] is None else f"{m['avg_tokens']:.0f}"
+        table.add_row(
+            model, f"{m['score']:.1f}", f"({m['ci_low'] - m['score']:+.1f}, {m['ci_high'] - m['score']:+.1f})", tokens
+        )
+    Console().print(table)
+
+
+@score.command("alpaca_eval")
+@click.option("--annotations", "annotations_path", required=True, help="alpaca_eval annotations.json.")
+@click.option("--outputs", "outputs_path", default=None, help="alpaca_eval model_outputs.json (for avg_length).")
+@click.option("--gamed", default=None, help="df_gamed.csv of the LC GLM (local copy of the hub file).")
+@click.option("--difficulty", default=None, help="instruction_difficulty.csv of the LC GLM (local copy).")
+@click.option("--lc-hub", is_flag=True, help="Read the LC inputs from the tatsu-lab/alpaca_eval hub dataset.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--record", is_flag=True, help="Also record the scores in the store (for `harness leaderboard`).")
+@store_option
+def score_alpaca_eval_cmd(
+    annotations_path: str, outputs_path: str | None, gamed: str | None, difficulty: str | None, lc_hub: bool,
+    as_json: bool, record: bool, store_path: str | None,
+) -> None:  # fmt: skip
+    """AlpacaEval 2 win rate, SE, counts, discrete win rate, avg length, and the LC win rate when its inputs are given."""
+    import json
+
+    from benchmarks.alpaca_eval import metric_values, score_alpaca_eval
+
+    result = score_alpaca_eval(annotations_path, outputs_path, gamed=gamed, difficulty=difficulty, lc_from_hub=lc_hub)
+    if record:
+        per_model = {str(result.get("model", annotations_path)): [m.to_row() for m in metric_values(result)]}
+        config = {"annotations": annotations_path, "outputs": outputs_path}
+        result["run_id"] = record_scores(store_path, "score alpaca_eval", config, "alpaca_eval", per_model)
+    if as_json:
+        click.echo(json.dumps(result, indent=2, default=str))
+        return
+    for key in ("model", "baseline", "win_rate", "standard_error", "lc_win_rate", "lc_standard_error", "n_wins",
+                "n_wins_base", "n_draws", "n_total", "discrete_win_rate", "avg_length"):  # fmt: skip
+        if key in result:
+            click.echo(f"{key:<18}{result[key]}")
+
+
+COMMANDS = [score]
