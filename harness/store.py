@@ -138,10 +138,16 @@ class Store:
             raise HarnessError(f"store {self.path}: cannot open ({exc})") from exc
 
     def close(self) -> None:
+        """Close the SQLite connection."""
         self.conn.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
+        """An immediate (write-locking) transaction: committed on success, rolled back on any exception.
+
+        Yields:
+            The connection to execute statements on.
+        """
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.conn
@@ -152,6 +158,13 @@ class Store:
 
     # generations ---------------------------------------------------------
     def get_many(self, keys: list[str]) -> dict[str, Completion]:
+        """The cached completions of these request-sample keys.
+
+        Args:
+            keys: generation keys (request content key + sample index + model identity).
+        Returns:
+            key -> Completion for the keys that are stored (missing keys are absent).
+        """
         out: dict[str, Completion] = {}
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
@@ -187,6 +200,7 @@ class Store:
             return cur.rowcount
 
     def count_generations(self) -> int:
+        """Returns: the number of stored completions."""
         return int(self.conn.execute("SELECT COUNT(*) FROM generations").fetchone()[0])
 
     # claims: two processes on one store do not make the same call twice ---------
@@ -208,15 +222,26 @@ class Store:
         return claimed, held
 
     def release(self, keys: list[str]) -> None:
+        """Drop this process's claims on ``keys`` (after their completions are stored, or on failure)."""
         with self.transaction() as conn:
             conn.executemany("DELETE FROM claims WHERE key=? AND pid=?", [(k, os.getpid()) for k in keys])
 
     # runs ------------------------------------------------------------------
     @staticmethod
     def new_run_id() -> str:
+        """Returns: a fresh run id, ``YYYYmmdd-HHMMSS-<8 hex>``."""
         return time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:8]
 
     def start_run(self, command: str, config: dict[str, Any], run_id: str | None = None) -> str:
+        """Record a new running run.
+
+        Args:
+            command: the harness command (eval, iterate, compare, score ...).
+            config: its config (secrets are never part of it).
+            run_id: a given id (the loop writes its marker first), else a new one.
+        Returns:
+            The run id.
+        """
         run_id = run_id or self.new_run_id()
         with self.transaction() as conn:
             conn.execute(
@@ -240,6 +265,13 @@ class Store:
         return run
 
     def update_run(self, run_id: str, counters: dict[str, Any], status: str | None = None) -> None:
+        """Store a run's call counters and, with ``status``, its final status and end time.
+
+        Args:
+            run_id: the run.
+            counters: call counters (made, reused, failed, retried, tokens, cost).
+            status: finished / failed / interrupted, or None to keep it running.
+        """
         with self.transaction() as conn:
             if status is None:
                 conn.execute("UPDATE runs SET counters=? WHERE run_id=?", (json.dumps(counters), run_id))
@@ -250,6 +282,15 @@ class Store:
                 )
 
     def get_run(self, run_id: str) -> dict[str, Any]:
+        """The run record (config, versions, git hash, times, status, counters).
+
+        Args:
+            run_id: the run.
+        Returns:
+            The record as a dict.
+        Raises:
+            HarnessError: no such run (one line naming the store and the id).
+        """
         row = self.conn.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
         if row is None:
             raise HarnessError(f"store {self.path}: no run {run_id!r}")
@@ -260,6 +301,7 @@ class Store:
         return run
 
     def list_runs(self) -> list[dict[str, Any]]:
+        """Returns: every run record, oldest first."""
         ids = [r[0] for r in self.conn.execute("SELECT run_id FROM runs ORDER BY started_at")]
         return [self.get_run(i) for i in ids]
 
@@ -267,6 +309,13 @@ class Store:
     def put_results(
         self, run_id: str, iteration: int | None, model: str, benchmark: str, rows: list[dict[str, Any]]
     ) -> None:
+        """Upsert metric rows (keyed by run, iteration, model, benchmark, metric). Write them through
+        ``benchmarks.evaluate.record_rows``, which checks that each metric is declared.
+
+        Args:
+            run_id, iteration, model, benchmark: what the rows are of.
+            rows: ``{metric, value, ci_low, ci_high, n}`` mappings.
+        """
         with self.transaction() as conn:
             conn.executemany(
                 "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -287,6 +336,13 @@ class Store:
             )
 
     def get_results(self, run_ids: list[str] | None = None) -> list[dict[str, Any]]:
+        """Metric rows, in the order written.
+
+        Args:
+            run_ids: only these runs (None: all).
+        Returns:
+            Rows ``{run_id, iteration, model, benchmark, metric, value, ci_low, ci_high, n}``.
+        """
         sql = "SELECT run_id, iteration, model, benchmark, metric, value, ci_low, ci_high, n FROM results"
         args: list[Any] = []
         if run_ids:
@@ -298,6 +354,12 @@ class Store:
     def put_samples(
         self, run_id: str, iteration: int | None, model: str, benchmark: str, samples: list[dict[str, Any]]
     ) -> None:
+        """Upsert per-item samples (keyed by their index); written through ``benchmarks.evaluate.record_result``.
+
+        Args:
+            run_id, iteration, model, benchmark: what the samples are of.
+            samples: JSON-able dicts, one per evaluated item.
+        """
         with self.transaction() as conn:
             conn.executemany(
                 "INSERT OR REPLACE INTO samples VALUES (?, ?, ?, ?, ?, ?)",
@@ -308,6 +370,14 @@ class Store:
             )
 
     def get_samples(self, run_ids: list[str] | None = None, per_key: int = 3) -> list[dict[str, Any]]:
+        """The first samples of each (run, iteration, model, benchmark), for the leaderboard page.
+
+        Args:
+            run_ids: only these runs (None: all).
+            per_key: samples per (run, iteration, model, benchmark).
+        Returns:
+            Rows ``{run_id, iteration, model, benchmark, idx, sample}``.
+        """
         sql = "SELECT run_id, iteration, model, benchmark, idx, sample FROM samples WHERE idx < ?"
         args: list[Any] = [per_key]
         if run_ids:
@@ -320,9 +390,11 @@ class Store:
 
     # small key-value cache (e.g. weight hashes) ---------------------------
     def kv_get(self, key: str) -> str | None:
+        """Returns: the value stored under ``key``, or None."""
         row = self.conn.execute("SELECT value FROM kv WHERE key=?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
     def kv_put(self, key: str, value: str) -> None:
+        """Store ``value`` under ``key`` (replacing any previous value)."""
         with self.transaction() as conn:
             conn.execute("INSERT OR REPLACE INTO kv VALUES (?, ?)", (key, value))
