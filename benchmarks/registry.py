@@ -184,6 +184,23 @@ def headline_metrics(terminal: bool = False) -> list[str]:
     return [f"{b.name}.{m.name}" for b in declared() for m in b.metrics if (m.terminal if terminal else m.headline)]
 
 
+def metrics_markdown() -> str:
+    """The README's metric table, generated from the declarations (a test keeps the README equal to it).
+
+    Returns:
+        A markdown table: benchmark (version, family), metric, direction, headline, definition, reference.
+    """
+    arrow = {True: "higher", False: "lower", None: "none"}
+    lines = ["| benchmark | metric | better | headline | definition | matches |", "|---|---|---|---|---|---|"]
+    for b in declared():
+        for m in b.metrics:
+            lines.append(
+                f"| {b.name} {b.version} ({b.family}) | `{m.name}` | {arrow[m.higher_is_better]} | "
+                f"{'yes' if m.headline else ''} | {m.definition} | {m.reference} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
 def check_options(benchmarks: list[str], options: Mapping[str, Any]) -> None:
     """Every ``--option`` key is a parameter of a selected benchmark (``KEY`` or ``BENCHMARK.KEY``).
 

@@ -95,3 +95,9 @@ def test_roles_are_declared_and_the_annotator_is_its_own_flag() -> None:
         assert registry.get(name).roles == ("actor", "annotator")
     ctx = registry.EvalContext(model_spec="hf:x", store=None, run=None, judge_spec="hf:j")  # type: ignore[arg-type]
     assert ctx.annotator_name == registry.DEFAULT_ANNOTATOR  # --judge is the judge under test, never the annotator
+
+
+def test_the_readme_metric_table_is_the_declarations() -> None:
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("<!-- metrics:start -->\n")[1].split("<!-- metrics:end -->")[0]
+    assert table == registry.metrics_markdown()
