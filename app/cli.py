@@ -30,10 +30,11 @@ def cli() -> None:
 @click.option("--seed", type=int, default=0, show_default=True)
 def make_tiny_cmd(out_dir: str, seed: int) -> None:
     """Build the offline tiny Llama chat model (tokenizer trained on pydoc_data) into OUT_DIR."""
-    from harness.files import check_writable
+    from harness.files import check_replaceable, check_writable
     from training.tiny import make_tiny
 
     check_writable(Path(out_dir) / "config.json")
+    check_replaceable(out_dir)  # a directory of the user's is never deleted
     path = make_tiny(out_dir, seed=seed)
     click.echo(f"tiny model written to {path}")
 

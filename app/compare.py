@@ -43,6 +43,8 @@ def compare(
     from harness.spec import parse_spec
     from harness.store import Store
 
+    if limit is not None and limit <= 0:
+        raise HarnessError(f"--limit must be a positive integer, got {limit}")
     if len(models) != 2:
         raise HarnessError(f"--model: give exactly two models, got {len(models)}")
     for spec in (*models, judge_spec):

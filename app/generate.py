@@ -8,7 +8,7 @@ import click
 
 from app.console import progress_bar, summary_line
 from app.options import positive, store_option
-from harness.files import atomic_write_jsonl, check_writable, read_jsonl
+from harness.files import atomic_write_jsonl, check_not_input, check_writable, read_jsonl
 from harness.runner import Run, generate
 from harness.store import Store
 from harness.types import HarnessError, Message, Request, SamplingParams
@@ -58,6 +58,7 @@ def run_generate(
     sampling = SamplingParams(**params)
     prompts = parse_prompt_rows(prompts_path, read_jsonl(prompts_path))
     check_writable(out_path)
+    check_not_input(out_path, prompts=prompts_path)
     if spec.backend != "openai":
         local_checkpoint(spec)  # a missing path fails here, before anything is written
     store = Store(store_path)

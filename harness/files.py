@@ -36,9 +36,14 @@ def read_text(path: str | os.PathLike[str]) -> str:
 
 
 def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Parse a JSONL file of objects; blank lines are skipped; an empty file is an error."""
+    """Parse a JSONL file of objects; blank lines are skipped; an empty file is an error.
+
+    Lines end at ``\n`` only (a trailing ``\r`` is dropped): ``str.splitlines`` would also split at U+2028,
+    U+2029 or U+0085 inside a JSON string, and reject valid files (the official Arena-Hard v2.0 answers have them).
+    """
     rows = []
-    for lineno, line in enumerate(read_text(path).splitlines(), start=1):
+    for lineno, line in enumerate(read_text(path).split("\n"), start=1):
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
         try:
@@ -83,12 +88,25 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
         raise
 
 
+# characters other tools take for line breaks: escaped in JSONL, so every reader sees one row per line
+_LINE_BREAKS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"})
+
+
+def jsonl_line(row: dict[str, Any]) -> str:
+    """One JSONL line: UTF-8 JSON with the Unicode line separators escaped, ending in ``\n``."""
+    return json.dumps(row, ensure_ascii=False).translate(_LINE_BREAKS) + "\n"
+
+
 def atomic_write_jsonl(path: str | os.PathLike[str], rows: Iterable[dict[str, Any]]) -> None:
-    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    atomic_write_text(path, "".join(jsonl_line(r) for r in rows))
 
 
 def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+# written into every directory harness builds: only such a directory (or an empty one) is ever replaced
+DIR_MARKER = ".harness-made"
 
 
 @contextlib.contextmanager
@@ -96,14 +114,17 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Build a directory (a checkpoint) under a temporary name and rename it into place when complete.
 
     A process killed while writing leaves only a hidden ``.NAME.*.tmp`` directory (removed by the next
-    build), never a half-written ``path``; a finished build replaces whatever ``path`` held.
+    build), never a half-written ``path``; a finished build replaces what ``path`` held only if harness built
+    that too (or it is empty): a user's directory is never deleted.
     """
     p = Path(path)
+    check_replaceable(p)
     p.parent.mkdir(parents=True, exist_ok=True)
     for stale in p.parent.glob(f".{p.name}.*.tmp"):
         shutil.rmtree(stale, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent))
     try:
+        (tmp / DIR_MARKER).write_text("built by harness; replaced only by harness\n")
         yield tmp
         replace_dir(tmp, p)
     except BaseException:
@@ -111,11 +132,42 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise
 
 
+def check_replaceable(path: str | os.PathLike[str]) -> None:
+    """Fail when ``path`` exists and is not a directory harness built (nor an empty one).
+
+    Raises:
+        HarnessError: one line naming the path; nothing is touched.
+    """
+    p = Path(path)
+    if not p.exists():
+        return
+    if not p.is_dir():
+        raise HarnessError(f"{p}: exists and is not a directory; refusing to replace it")
+    if any(p.iterdir()) and not (p / DIR_MARKER).exists():
+        raise HarnessError(f"{p}: exists and holds files harness did not write; refusing to replace it")
+
+
 def replace_dir(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
-    """Move the finished directory ``src`` to ``dst``, replacing what ``dst`` held (an earlier, stale copy)."""
+    """Move the finished directory ``src`` to ``dst``, replacing what ``dst`` held (an earlier copy harness built)."""
+    check_replaceable(dst)
     if Path(dst).exists():
         shutil.rmtree(dst)
     os.replace(src, dst)
+
+
+def check_not_input(out: str | os.PathLike[str], **inputs: str | os.PathLike[str] | None) -> None:
+    """Fail when an output path is one of the command's inputs (it would be overwritten).
+
+    Args:
+        out: the output path.
+        inputs: flag name (underscores for dashes) -> input path.
+    Raises:
+        HarnessError: one line naming both flags.
+    """
+    target = Path(out).resolve()
+    for flag, path in inputs.items():
+        if path is not None and Path(path).resolve() == target:
+            raise HarnessError(f"{out}: is the --{flag.replace('_', '-')} input; refusing to overwrite it")
 
 
 def check_writable(path: str | os.PathLike[str]) -> None:

@@ -16,6 +16,7 @@ int, float, true/false, or kept as strings.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,81 @@ from harness.types import HarnessError
 
 BACKENDS = ("hf", "vllm", "openai")
 _NAME_RE = re.compile(r"^[A-Za-z0-9._:/+-]+$")
+
+
+@dataclass(frozen=True)
+class Option:
+    """One ``?KEY=VALUE`` option a backend takes: its type, and a range or a set of choices."""
+
+    kind: type
+    low: float | None = None  # inclusive
+    high: float | None = None  # inclusive
+    choices: tuple[str, ...] = ()
+    positive: bool = False  # strictly above 0
+
+
+_DTYPES = ("float32", "float16", "bfloat16")
+# every option each backend accepts (anything else is refused with the list, never silently ignored)
+BACKEND_OPTIONS: dict[str, dict[str, Option]] = {
+    "hf": {
+        "batch_size": Option(int, low=1), "dtype": Option(str, choices=_DTYPES), "device": Option(str),
+        "trust_remote_code": Option(bool), "revision": Option(str),
+    },
+    "vllm": {
+        "dtype": Option(str, choices=("auto", *_DTYPES)), "max_model_len": Option(int, low=1),
+        "gpu_memory_utilization": Option(float, high=1.0, positive=True), "enforce_eager": Option(bool),
+        "seed": Option(int, low=0), "tensor_parallel_size": Option(int, low=1), "max_num_seqs": Option(int, low=1),
+        "enable_prefix_caching": Option(bool), "enable_chunked_prefill": Option(bool),
+        "trust_remote_code": Option(bool), "revision": Option(str), "quantization": Option(str),
+    },
+    "openai": {
+        "api_key_env": Option(str), "concurrency": Option(int, low=1), "max_retries": Option(int, low=0),
+        "backoff": Option(float, low=0), "max_backoff": Option(float, low=0), "timeout": Option(float, positive=True),
+        "price_in": Option(float, low=0), "price_out": Option(float, low=0), "preflight": Option(bool),
+    },
+}  # fmt: skip
+
+
+def _check_option(where: str, backend: str, key: str, value: Any) -> Any:
+    """The option's value in its declared type; one-line error (the key, never a secret's value) otherwise."""
+    known = BACKEND_OPTIONS[backend]
+    if key not in known:
+        raise HarnessError(f"{where}: unknown option {key!r} for backend {backend} (known: {', '.join(known)})")
+    opt = known[key]
+    ok = True
+    if opt.kind is bool:
+        ok = isinstance(value, bool)
+    elif opt.kind is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif opt.kind is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        value = float(value) if ok else value
+    else:
+        value = str(value)
+    kind = {bool: "true/false", int: "an integer", float: "a finite number", str: "a string"}[opt.kind]
+    if not ok:
+        raise HarnessError(f"{where}: option {key} must be {kind}, got {value!r}")
+    if opt.choices and value not in opt.choices:
+        raise HarnessError(f"{where}: option {key} must be one of {', '.join(opt.choices)}, got {value!r}")
+    if (
+        (opt.low is not None and value < opt.low)
+        or (opt.high is not None and value > opt.high)
+        or (opt.positive and value <= 0)
+    ):
+        bounds = f"{'> 0' if opt.positive else f'>= {opt.low}' if opt.low is not None else ''}"
+        bounds += (
+            f"{' and ' if bounds and opt.high is not None else ''}{f'<= {opt.high}' if opt.high is not None else ''}"
+        )
+        raise HarnessError(f"{where}: option {key} must be {bounds}, got {value!r}")
+    return value
+
+
+def shown(spec: str) -> str:
+    """A spec as it may be printed or stored: without URL credentials and without option values."""
+    head, _, query = spec.partition("?")
+    head = re.sub(r"(https?://)[^/@]*@", r"\1", head)
+    keys = [k for k, _ in parse_qsl(query, keep_blank_values=True)] if query else []
+    return head + ("?" + "&".join(f"{k}=..." for k in keys) if keys else "")
 
 
 @dataclass(frozen=True)
@@ -62,13 +138,21 @@ def parse_spec(spec: str) -> ModelSpec:
     if "?" in rest:
         rest, query = rest.split("?", 1)
     try:
-        options = {k: _coerce(v) for k, v in parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))}
+        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
     except ValueError as exc:
-        raise HarnessError(f"model spec {spec!r}: malformed options {query!r}") from exc
+        raise HarnessError(f"model spec {shown(spec)!r}: malformed options") from exc
+    where = f"model spec {shown(spec)!r}"
+    options = {k: _check_option(where, backend, k, _coerce(v)) for k, v in pairs}
     base_url = None
     if backend == "openai" and "@" in rest:
         rest, base_url = rest.split("@", 1)
         parsed = urlparse(base_url)
+        if parsed.username is not None or parsed.password is not None:
+            # they would be stored with the spec and printed in errors: keys come from the environment only
+            raise HarnessError(
+                f"model spec {shown(spec)!r}: credentials in the base URL are not accepted; put the key in an "
+                "environment variable and name it with ?api_key_env=VAR"
+            )
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise HarnessError(f"model spec {spec!r}: base URL {base_url!r} must be http(s)://HOST[:PORT]/PATH")
     if not rest:

@@ -50,6 +50,7 @@ class State:
         self.lock = threading.Lock()
         self.counts: dict[str, int] = {f: 0 for f in FAULTS}
         self.ok = 0
+        self.bearers: set[str] = set()  # the API keys clients sent (tests check a key goes only where it belongs)
 
     def draw(self) -> str | None:
         with self.lock:
@@ -81,13 +82,16 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
             if self.path.endswith("/models"):
                 self._send(200, json.dumps({"object": "list", "data": [{"id": "fake", "object": "model"}]}).encode())
             elif self.path == "/stats":
-                self._send(200, json.dumps({"faults": state.counts, "ok": state.ok}).encode())
+                doc = {"faults": state.counts, "ok": state.ok, "bearers": sorted(state.bearers)}
+                self._send(200, json.dumps(doc).encode())
             else:
                 self._send(404, b'{"error": "not found"}')
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", 0))
             raw = self.rfile.read(length)
+            with state.lock:
+                state.bearers.add(self.headers.get("Authorization", "").removeprefix("Bearer "))
             fault = state.draw()
             err = json.dumps({"error": {"message": "injected", "type": "server_error"}}).encode()
             if fault == "rate_limit":

@@ -7,7 +7,9 @@ See ``training/configs/demo.yaml`` for a complete example with comments.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,8 @@ import yaml
 from harness.types import HarnessError
 
 BUILTIN = "builtin:taskworld"
+MAX_CONFIG_BYTES = 1_000_000
+MAX_ALIASES = 100
 
 
 @dataclass
@@ -158,6 +162,35 @@ def _build(cls: type, data: Any, where: str) -> Any:
     return obj
 
 
+# the numeric keys that have a range (checked up front, so nothing fails after work has started)
+_POSITIVE = (
+    "sft.epochs", "sft.learning_rate", "sft.batch_size", "sft.max_length", "eft.judge_n", "eft.max_prompts",
+    "prompts.n", "prompts.max_attempts", "prompts.min_words", "prompts.max_words", "generation.max_tokens",
+    "judge.n", "judge.max_tokens", "eval.judge_n", "eval.limit",
+)  # fmt: skip
+_NON_NEGATIVE = ("prompts.temperature", "generation.temperature", "judge.temperature")
+_UNIT = ("prompts.top_p", "generation.top_p", "judge.top_p")  # (0, 1]
+
+
+def _check_ranges(cfg: RunConfig) -> None:
+    def value(key: str) -> Any:
+        section, _, name = key.partition(".")
+        return getattr(getattr(cfg, section), name, None)
+
+    for key in (*_POSITIVE, *_NON_NEGATIVE, *_UNIT):
+        v = value(key)
+        if v is None:
+            continue
+        if not math.isfinite(v):
+            raise HarnessError(f"{key}: must be a finite number, got {v!r}")
+        if key in _POSITIVE and v <= 0:
+            raise HarnessError(f"{key}: must be > 0, got {v!r}")
+        if key in _NON_NEGATIVE and v < 0:
+            raise HarnessError(f"{key}: must be >= 0, got {v!r}")
+        if key in _UNIT and not 0 < v <= 1:
+            raise HarnessError(f"{key}: must lie in (0, 1], got {v!r}")
+
+
 def _check(cfg: RunConfig, base_dir: Path) -> None:
     if cfg.mode not in ("self_rewarding", "meta_rewarding"):
         raise HarnessError(f"mode: expected self_rewarding or meta_rewarding, got {cfg.mode!r}")
@@ -173,8 +206,14 @@ def _check(cfg: RunConfig, base_dir: Path) -> None:
         raise HarnessError(f"backend_options: expected a mapping of option: value, got {opts!r}")
     if not isinstance(cfg.base_model, str) or not cfg.base_model:
         raise HarnessError("base_model: required (a checkpoint directory, builtin:tiny or builtin:tiny-random)")
+    if not cfg.base_model.startswith("builtin:"):
+        local = Path(cfg.base_model) if os.path.isabs(cfg.base_model) else base_dir / cfg.base_model
+        hub_id = re.fullmatch(r"[\w.-]+/[\w.-]+", cfg.base_model) is not None  # org/name, downloaded when run
+        if not local.is_dir() and not (hub_id and not Path(cfg.base_model).exists()):
+            raise HarnessError(f"base_model: {cfg.base_model} is not a checkpoint directory (nor a hub id org/name)")
     if cfg.sft.ift_examples <= 0:
         raise HarnessError(f"sft.ift_examples: must be a positive integer, got {cfg.sft.ift_examples}")
+    _check_ranges(cfg)
     from judges.prompts import META_FIELDS, POINTWISE_FIELDS, load_prompt
 
     load_prompt(cfg.judge.prompt, POINTWISE_FIELDS)  # an unknown prompt fails here, not after EFT
@@ -267,7 +306,13 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Ru
     from harness.files import read_text
 
     text = read_text(path)
+    if len(text) > MAX_CONFIG_BYTES:
+        raise HarnessError(f"{path}: {len(text)} bytes, a run config is at most {MAX_CONFIG_BYTES}")
     try:
+        # aliases are counted before anything is built: a "billion laughs" config fails at once
+        aliases = sum(isinstance(t, yaml.AliasToken) for t in yaml.scan(text, Loader=yaml.SafeLoader))
+        if aliases > MAX_ALIASES:
+            raise HarnessError(f"{path}: {aliases} YAML aliases, a run config may use at most {MAX_ALIASES}")
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -275,6 +320,8 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Ru
         raise HarnessError(f"{path}{line}: malformed YAML") from exc
     if data is None:
         raise HarnessError(f"{path}: empty config")
+    if not isinstance(data, dict):
+        raise HarnessError(f"{path}: expected a mapping of keys at the top level, got a {type(data).__name__}")
     if overrides:
         data = {**data, **overrides}
     return parse_config(data, Path(path).resolve().parent)

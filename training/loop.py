@@ -9,6 +9,7 @@ re-makes no finished call.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from benchmarks.registry import EvalContext
 from harness.backends import load_model
 from harness.files import atomic_write_json, read_json
 from harness.runner import Run
-from harness.store import Store
+from harness.store import STORE_ENV, Store
 from harness.types import HarnessError, Model
 from training import data, stage_work
 from training.config import IterationSection, RunConfig, config_dict
@@ -44,7 +45,8 @@ class Loop:
         self.root = Path(cfg.out_dir)
         self.root.mkdir(parents=True, exist_ok=True)
         self.log = log
-        self.store = Store(store_path or self.root / "store.sqlite")
+        # --store, else $HARNESS_STORE (as every command), else the run's own store beside its outputs
+        self.store = Store(store_path or os.environ.get(STORE_ENV) or self.root / "store.sqlite")
         self.run = self._start_or_resume_run()
         self.models: dict[str, Model] = {}
         self.rules = parse_rules(cfg.gates)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.files import replace_dir
+from harness.files import DIR_MARKER, replace_dir
 from harness.types import HarnessError
 
 
@@ -113,6 +113,7 @@ def _save(trainer: Any, tokenizer: Any, out_dir: Path, history_name: str) -> lis
         (staging / "training_args.bin").unlink(missing_ok=True)
         tokenizer.save_pretrained(str(staging))
         (staging / history_name).write_text(json.dumps(history, indent=1) + "\n")
+        (staging / DIR_MARKER).write_text("built by harness; replaced only by harness\n")
         replace_dir(staging, out_dir)
         shutil.rmtree(_scratch(out_dir), ignore_errors=True)
     trainer.accelerator.wait_for_everyone()

@@ -20,9 +20,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlparse
 
 from harness.backends import register
-from harness.spec import ModelSpec
+from harness.spec import ModelSpec, shown
 from harness.types import Completion, HarnessError, Request
 
 OPENAI_URL = "https://api.openai.com/v1"
@@ -79,12 +80,16 @@ class OpenAIModel:
         self.name = spec.target
         self.base_url = (spec.base_url or OPENAI_URL).rstrip("/")
         self.identity = f"openai:{self.name}@{self.base_url}"
-        key_env = str(opts.pop("api_key_env", "OPENAI_API_KEY"))
-        key = os.environ.get(key_env, "")
+        # a key goes only where it belongs: $OPENAI_API_KEY to OpenAI's own host, any other server gets the
+        # variable the user named with api_key_env (or no key: local servers such as vllm serve accept any)
+        official = spec.base_url is None or urlparse(self.base_url).hostname == urlparse(OPENAI_URL).hostname
+        key_env = opts.pop("api_key_env", None)
+        key_env = str(key_env) if key_env is not None else ("OPENAI_API_KEY" if official else None)
+        key = os.environ.get(key_env, "") if key_env else ""
         if not key:
-            if spec.base_url is None:
-                raise HarnessError(f"model spec {spec.raw}: environment variable {key_env} is not set")
-            key = "EMPTY"  # local servers (vllm serve) accept any key
+            if key_env is not None and (spec.base_url is None or "api_key_env" in spec.options):
+                raise HarnessError(f"model spec {shown(spec.raw)}: environment variable {key_env} is not set")
+            key = "EMPTY"
         self._secrets = [key]
         self.concurrency = int(opts.pop("concurrency", 8))
         self.max_retries = int(opts.pop("max_retries", 6))
@@ -95,7 +100,7 @@ class OpenAIModel:
         self.prices = (float(opts.pop("price_in", default_prices[0])), float(opts.pop("price_out", default_prices[1])))
         preflight = bool(opts.pop("preflight", True))
         if opts:
-            raise HarnessError(f"model spec {spec.raw}: unknown option(s) {', '.join(sorted(opts))}")
+            raise HarnessError(f"model spec {shown(spec.raw)}: unknown option(s) {', '.join(sorted(opts))}")
         self.client = openai.OpenAI(base_url=self.base_url, api_key=key, max_retries=0, timeout=timeout)
         self._lock = threading.Lock()
         self._rng = random.Random(0)

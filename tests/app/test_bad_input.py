@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,16 @@ CASES = {
     "iterate_non_utf8": (["iterate", "--config", "{tmp}/latin1.yaml"], "latin1.yaml:1: not valid UTF-8"),
     "iterate_empty": (["iterate", "--config", "{tmp}/empty.yaml"], "empty.yaml: empty config"),
     "iterate_truncated_yaml": (["iterate", "--config", "{tmp}/trunc.yaml"], "trunc.yaml:3: malformed YAML"),
+    "iterate_list_config": (["iterate", "--config", "{tmp}/list.yaml", "--out-dir", "{tmp}/run"],
+                            "list.yaml: expected a mapping of keys at the top level, got a list"),
+    "iterate_alias_bomb": (["iterate", "--config", "{tmp}/bomb.yaml"], "bomb.yaml: 243 YAML aliases"),
+    "generate_temperature_nan": (["generate", "--model", "hf:{tiny}", "--prompts", "{tmp}/prompts.jsonl", "--out",
+                                  "{tmp}/gen_out.jsonl", "--temperature", "nan"], "temperature must be a finite number"),
+    "generate_bad_backend_option": (["generate", "--model", "hf:{tiny}?batch_size=0", "--prompts",
+                                     "{tmp}/prompts.jsonl", "--out", "{tmp}/gen_out.jsonl"],
+                                    "option batch_size must be >= 1, got 0"),
+    "compare_limit_zero": (["compare", "--model", "hf:{tiny}", "--model", "hf:{tiny}", "--judge", "hf:{tiny}",
+                            "--limit", "0"], "--limit must be a positive integer, got 0"),
     "make_tiny_into_file": (["make-tiny", "{tmp}/afile/tiny"], "is a file, not a directory"),
     "unknown_command": (["evaluate"], "No such command 'evaluate'"),
 }  # fmt: skip
@@ -67,6 +78,11 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (tmp / "latin1.yaml").write_bytes("mode: m\xe9ta\n".encode("latin-1"))
     (tmp / "empty.yaml").write_text("")
     (tmp / "trunc.yaml").write_text("mode: meta_rewarding\nsft: {epochs: 3\n")
+    (tmp / "list.yaml").write_text("- mode: meta_rewarding\n")
+    # "billion laughs": 9 levels of 27 aliases each, 3 * 27**9 strings once expanded
+    lol = ["a: &a [x, x, x]"] + [f"{c}: &{c} [{', '.join(['*' + p] * 27)}]" for p, c in pairwise("abcdefghij")]
+    (tmp / "bomb.yaml").write_text("\n".join(lol) + "\n")
+    (tmp / "prompts.jsonl").write_text('{"prompt": "hi"}\n')
     return tmp
 
 
@@ -86,3 +102,33 @@ def test_bad_input(case: str, files: Path, tiny_model: Path) -> None:
     assert lines[0].startswith("error: ") and expected in lines[0], lines[0]
     assert not (files / f"{case}_out").exists() and not (files / "lb").exists()
     assert not (files / "runs").exists() and not (files / "afile" / "tiny").exists()
+
+
+def test_user_data_is_never_destroyed(tmp_path: Path, tiny_model: Path) -> None:
+    """make-tiny into a directory of the user's, and generate --out onto its own --prompts file: exit 2, one
+    line, and the user's files byte for byte as they were."""
+    user_dir = tmp_path / "mine"
+    user_dir.mkdir()
+    (user_dir / "notes.txt").write_text("my notes")
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text('{"prompt": "hi"}\n')
+    cases = [
+        (["make-tiny", str(user_dir)], "holds files harness did not write; refusing to replace it"),
+        (["generate", "--model", f"hf:{tiny_model}", "--prompts", str(prompts), "--out", str(prompts), "--store",
+          str(tmp_path / "s.sqlite")], "is the --prompts input; refusing to overwrite it"),
+    ]  # fmt: skip
+    for args, expected in cases:
+        res = subprocess.run([sys.executable, "-m", "app", *args], capture_output=True, text=True, timeout=300)
+        assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr[-1500:]
+        assert expected in res.stderr
+    assert [p.name for p in user_dir.iterdir()] == ["notes.txt"] and (user_dir / "notes.txt").read_text() == "my notes"
+    assert prompts.read_text() == '{"prompt": "hi"}\n'
+
+
+def test_a_directory_harness_built_is_replaced(tmp_path: Path) -> None:
+    """The other side of the rule: re-running make-tiny into its own earlier output works."""
+    out = tmp_path / "tiny"
+    for _ in range(2):
+        res = subprocess.run([sys.executable, "-m", "app", "make-tiny", str(out)], capture_output=True, text=True)
+        assert res.returncode == 0, res.stderr[-1500:]
+    assert (out / "config.json").exists() and (out / ".harness-made").exists()

@@ -89,3 +89,23 @@ def test_failures_are_not_cached(tmp_path: Path) -> None:
         assert store.get_run(run.run_id)["counters"]["calls_failed"] == 5
     finally:
         always.stop()
+
+
+def test_a_key_goes_only_to_the_host_it_belongs_to(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """$OPENAI_API_KEY is OpenAI's: a local server never receives it; it gets the key named by api_key_env."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-official-FAKE-1")
+    monkeypatch.setenv("MY_SERVER_KEY", "sk-mine-FAKE-2")
+    server = FaultServer(rate=0.0)
+    try:
+        store = Store(tmp_path / "s.sqlite")
+        for spec in (f"openai:fake@{server.url}", f"openai:fake@{server.url}?api_key_env=MY_SERVER_KEY"):
+            model = load_model(spec, store=store)
+            generate(model, [Request.user(spec, max_tokens=4)], Run.start(store, "test", {}))
+            model.close()
+        assert server.stats()["bearers"] == ["EMPTY", "sk-mine-FAKE-2"]
+        monkeypatch.delenv("MY_SERVER_KEY")
+        with pytest.raises(HarnessError, match="environment variable MY_SERVER_KEY is not set"):
+            load_model(f"openai:fake@{server.url}?api_key_env=MY_SERVER_KEY", store=store)
+        store.close()
+    finally:
+        server.stop()

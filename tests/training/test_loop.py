@@ -247,6 +247,11 @@ def test_sigkill_at_10_points_and_rerun(finished_run: tuple[Path, Path, str], tm
         ({"sft": {"ift_examples": 0}}, "sft.ift_examples: must be a positive integer"),
         ({"judge": {"random_scores": "yes"}}, "judge.random_scores: expected true/false"),
         ({"best_metric": "taskworld.avg_length"}, "best_metric: taskworld.avg_length has no better direction"),
+        ({"sft": {"epochs": float("inf")}}, "sft.epochs: must be a finite number, got inf"),
+        ({"generation": {"max_tokens": 0}}, "generation.max_tokens: must be > 0, got 0"),
+        ({"eval": {"benchmarks": ["taskworld"], "limit": -3}}, "eval.limit: must be > 0, got -3"),
+        ({"judge": {"temperature": -1}}, "judge.temperature: must be >= 0, got -1"),
+        ({"base_model": "no/such/dir"}, "base_model: no/such/dir is not a checkpoint directory"),
         (
             {"eval": {"benchmarks": ["taskworld"], "options": {"judge_n": 3}}},
             "eval.options: --option judge_n: no option 'judge_n' in benchmark taskworld",
@@ -341,3 +346,19 @@ def test_eval_and_iterate_write_the_same_rows(finished_run: tuple[Path, Path, st
     doc = json.loads((out / "results.json").read_text())
     assert doc["schema_version"] == "1" and {b: d["version"] for b, d in doc["benchmarks"].items()} == {
         "judge": "2", "taskworld": "2"}  # fmt: skip
+
+
+def test_iterate_takes_the_store_from_harness_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As every command: --store, else $HARNESS_STORE, else (iterate only) the run's own store."""
+    from training.config import parse_config
+    from training.loop import Loop
+
+    cfg = parse_config(short_config(tmp_path / "run"), tmp_path)
+    monkeypatch.setenv("HARNESS_STORE", str(tmp_path / "env.sqlite"))
+    loop = Loop(cfg, log=lambda _: None)
+    assert loop.store.path == tmp_path / "env.sqlite" and (tmp_path / "env.sqlite").exists()
+    loop.store.close()
+    monkeypatch.delenv("HARNESS_STORE")
+    loop = Loop(parse_config(short_config(tmp_path / "run2"), tmp_path), log=lambda _: None)
+    assert loop.store.path == tmp_path / "run2" / "store.sqlite"
+    loop.store.close()

@@ -1,0 +1,36 @@
+"""Our own files read back: JSONL lines end at newline only, and the Unicode line separators are escaped on write."""
+
+import json
+from pathlib import Path
+
+from harness.files import atomic_write_jsonl, read_jsonl
+
+SEPARATORS = "a\u2028b\u2029c\x85d"
+
+
+def test_a_string_with_unicode_line_separators_stays_one_row(tmp_path: Path) -> None:
+    raw = json.dumps({"prompt": SEPARATORS}, ensure_ascii=False) + "\r\n" + json.dumps({"prompt": "x"}) + "\n"
+    path = tmp_path / "in.jsonl"
+    path.write_text(raw, encoding="utf-8", newline="")
+    assert len(raw.splitlines()) == 5  # what str.splitlines would have made of it
+    rows = read_jsonl(path)
+    assert [r["prompt"] for r in rows] == [SEPARATORS, "x"] and [r["__line__"] for r in rows] == [1, 2]
+
+
+def test_written_jsonl_reads_back_in_any_line_reader(tmp_path: Path) -> None:
+    path = tmp_path / "out.jsonl"
+    atomic_write_jsonl(path, [{"output": SEPARATORS, "n": 1}, {"output": "é", "n": 2}])
+    text = path.read_text(encoding="utf-8")
+    assert "\u2028" not in text and "\x85" not in text and "é" in text  # escaped, still UTF-8 JSON
+    assert len(text.splitlines()) == 2
+    assert [{k: v for k, v in r.items() if k != "__line__"} for r in read_jsonl(path)] == [
+        {"output": SEPARATORS, "n": 1}, {"output": "é", "n": 2}]  # fmt: skip
+
+
+def test_the_official_arena_hard_v2_answers_read(shared: Path) -> None:
+    """The o3-mini baseline answers of Arena-Hard v2.0 hold U+2028 in two rows (line 99 among them)."""
+    path = shared / "arena-hard-auto" / "v2.0_196f6b8" / "model_answer" / "o3-mini-2025-01-31.jsonl"
+    raw = path.read_text(encoding="utf-8")
+    rows = read_jsonl(path)
+    assert len(rows) == raw.count("\n") and len(rows) < len(raw.splitlines())
+    assert sum("\u2028" in json.dumps(r, ensure_ascii=False) for r in rows) >= 2
