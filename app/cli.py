@@ -6,6 +6,7 @@ Every user error is printed as one line on stderr and exits with code 2; no trac
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -51,6 +52,19 @@ def _register_commands() -> None:
 _register_commands()
 
 
+def _on_signals() -> None:
+    """SIGTERM and SIGINT unwind the command like Ctrl-C: every ``finally`` runs, the run record ends as
+    ``interrupted`` (never left ``running``), outputs stay whole (atomic writes), and the exit code is 130."""
+    from harness.runner import INTERRUPTED
+
+    def handler(signum: int, _frame: object) -> None:
+        INTERRUPTED.set()
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, handler)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: runs the click group and turns every user error into one line + exit 2."""
     from app import quiet
@@ -60,6 +74,7 @@ def main(argv: list[str] | None = None) -> None:
     if "--verbose" in args:
         args.remove("--verbose")
     quiet.configure(verbose)
+    _on_signals()
     argv = args
     try:
         cli.main(args=argv, prog_name="harness", standalone_mode=False)
@@ -67,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
     except click.exceptions.Abort:
-        click.echo("error: aborted", err=True)
+        click.echo("error: interrupted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
         click.echo(f"error: {exc.format_message()}", err=True)

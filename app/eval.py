@@ -72,6 +72,7 @@ def run_eval(
                 f"--benchmarks: {name} is not run by harness eval (known: {', '.join(registry.names())})"
             )
     registry.check_options(benchmarks, options or {})
+    registry.check_data_keys(benchmarks, {k: v for k, v in (data or {}).items() if v})
     if limit is not None and limit <= 0:
         raise HarnessError(f"--limit must be a positive integer, got {limit}")
     for key, path in (data or {}).items():

@@ -3,9 +3,28 @@ recording the scores in the store for `harness leaderboard`."""
 
 from __future__ import annotations
 
+import json
+import math
+from typing import Any
+
 import click
 
 from app.options import store_option
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None  # an undefined number (no parsed preference at all) is null, never NaN
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def strict_json(result: dict[str, Any]) -> str:
+    """``--json`` output that any JSON parser reads: NaN and infinities become null."""
+    return json.dumps(_finite(result), indent=2, default=str, allow_nan=False)
 
 
 def record_scores(
@@ -39,7 +58,6 @@ def score_mt_bench_cmd(
     judgments_path: str, questions_path: str | None, as_json: bool, record: bool, store_path: str | None
 ) -> None:
     """MT-Bench turn 1 / turn 2 / overall per model, as FastChat show_result.py computes them."""
-    import json
 
     from rich.console import Console
     from rich.table import Table
@@ -56,7 +74,7 @@ def score_mt_bench_cmd(
         config = {"judgments": judgments_path, "questions": questions_path}
         result["run_id"] = record_scores(store_path, "score mt_bench", config, "mt_bench", per_model)
     if as_json:
-        click.echo(json.dumps(result, indent=2))
+        click.echo(strict_json(result))
         return
     table = Table(title="MT-Bench (FastChat single-answer grading)")
     for col in ("model", "turn 1", "turn 2", "overall (pooled)", "mean of turns", "valid", "failed", "duplicates"):
@@ -81,7 +99,6 @@ def score_arena_hard_cmd(
     store_path: str | None,
 ) -> None:  # fmt: skip
     """Arena-Hard v0.1 score (win rate vs the baseline), 95% CI and average tokens per model."""
-    import json
 
     from rich.console import Console
     from rich.table import Table
@@ -99,7 +116,7 @@ def score_arena_hard_cmd(
         config = {"answers": answers_dir, "judgments": judgments_dir, "seed": seed}
         result["run_id"] = record_scores(store_path, "score arena_hard", config, "arena_hard", per_model)
     if as_json:
-        click.echo(json.dumps(result, indent=2))
+        click.echo(strict_json(result))
         return
     table = Table(title=f"Arena-Hard v0.1 (baseline {baseline})")
     for col in ("model", "score", "95% CI", "avg tokens"):
@@ -128,7 +145,6 @@ def score_alpaca_eval_cmd(
     as_json: bool, record: bool, store_path: str | None,
 ) -> None:  # fmt: skip
     """AlpacaEval 2 win rate, SE, counts, discrete win rate, avg length, and the LC win rate when its inputs are given."""
-    import json
 
     from benchmarks.alpaca_eval import metric_values, score_alpaca_eval
 
@@ -138,7 +154,7 @@ def score_alpaca_eval_cmd(
         config = {"annotations": annotations_path, "outputs": outputs_path}
         result["run_id"] = record_scores(store_path, "score alpaca_eval", config, "alpaca_eval", per_model)
     if as_json:
-        click.echo(json.dumps(result, indent=2, default=str))
+        click.echo(strict_json(result))
         return
     for key in ("model", "baseline", "win_rate", "standard_error", "lc_win_rate", "lc_standard_error", "n_wins",
                 "n_wins_base", "n_draws", "n_total", "discrete_win_rate", "avg_length"):  # fmt: skip

@@ -104,6 +104,7 @@ def run_alpaca_eval(ctx: EvalContext) -> BenchmarkResult:
 BENCHMARK = declare(
     Benchmark(
         "alpaca_eval", "2.0", "actor", METRICS, roles=("actor", "annotator"), params=AlpacaEvalParams,
+        data_keys=("alpaca_eval_reference", "alpaca_eval_gamed", "alpaca_eval_difficulty"),
         run=run_alpaca_eval, validate=validate,
     )
 )  # fmt: skip

@@ -109,6 +109,7 @@ def run_arena_hard(ctx: EvalContext) -> BenchmarkResult:
 BENCHMARK = declare(
     Benchmark(
         "arena_hard", "0.1", "actor", METRICS, roles=("actor", "annotator"), params=ArenaHardParams,
+        data_keys=("arena_hard_dir",),
         run=run_arena_hard, validate=validate,
     )
 )  # fmt: skip

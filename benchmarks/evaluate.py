@@ -9,6 +9,7 @@ schema version (lm-eval's versioned results): bump :data:`SCHEMA_VERSION` when i
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +36,11 @@ def canonical_row(benchmark: str, row: dict[str, Any] | MetricValue) -> dict[str
     d = row.to_row() if isinstance(row, MetricValue) else row
     if metric_info(f"{benchmark}.{d['metric']}") is None:
         raise HarnessError(f"{benchmark}: metric {d['metric']!r} is not declared (benchmarks.registry)")
-    return {k: d.get(k) for k in ROW_KEYS}
+    out = {k: d.get(k) for k in ROW_KEYS}
+    for k in ("value", "ci_low", "ci_high"):  # an undefined number is None in the store, never NaN
+        if isinstance(out[k], float) and not math.isfinite(out[k]):
+            out[k] = None
+    return out
 
 
 def record_rows(

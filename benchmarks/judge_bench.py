@@ -195,6 +195,7 @@ def reference_agreement(
 BENCHMARK = declare(
     Benchmark(
         "judge", "2", "judge", METRICS, roles=("judge", "reference_judge"), params=JudgeParams,
+        data_keys=("judge",),
         run=run_judge_benchmark, validate=validate,
     )
 )  # fmt: skip

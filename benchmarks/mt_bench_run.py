@@ -100,7 +100,8 @@ def run_mt_bench(ctx: EvalContext) -> BenchmarkResult:
 
 BENCHMARK = declare(
     Benchmark(
-        "mt_bench", "0.1", "actor", METRICS, roles=("actor", "annotator"), params=MtBenchParams, run=run_mt_bench,
+        "mt_bench", "0.1", "actor", METRICS, roles=("actor", "annotator"), params=MtBenchParams,
+        data_keys=("mt_bench_dir",), run=run_mt_bench,
         validate=validate,
     )
 )  # fmt: skip

@@ -78,6 +78,7 @@ class Benchmark:
         metrics: every metric the benchmark may emit.
         roles: the model roles it uses (:data:`ROLES`).
         params: a frozen dataclass of its options (``--option KEY=VALUE``), with defaults.
+        data_keys: the ``--data-for KEY=PATH`` keys it reads (``--data`` is ``judge``).
         run: ``(EvalContext) -> BenchmarkResult``; None for evaluations run elsewhere (compare, the loop).
         validate: ``(EvalContext) -> None``, checks data before anything runs.
     """
@@ -88,6 +89,7 @@ class Benchmark:
     metrics: tuple[Metric, ...]
     roles: tuple[str, ...] = ("actor",)
     params: type = NoParams
+    data_keys: tuple[str, ...] = ()
     run: Callable[[EvalContext], BenchmarkResult] | None = None
     validate: Callable[[EvalContext], None] | None = None
 
@@ -221,6 +223,21 @@ def check_options(benchmarks: list[str], options: Mapping[str, Any]) -> None:
         for b in targets:
             if param in get(b).param_names():
                 parse_params(b, {param: options[key]})
+
+
+def check_data_keys(benchmarks: list[str], data: Mapping[str, Any]) -> None:
+    """Every ``--data-for`` key is read by a selected benchmark (a misspelt key is not silently ignored).
+
+    Raises:
+        HarnessError: one line naming the key and the keys the benchmarks read.
+    """
+    takes = {k for b in benchmarks for k in get(b).data_keys}
+    for key in data:
+        if key not in takes:
+            flag = "--data" if key == "judge" else f"--data-for {key}"
+            raise HarnessError(
+                f"{flag}: no benchmark among {', '.join(benchmarks)} reads it (they read: {', '.join(sorted(takes)) or 'none'})"
+            )
 
 
 def _coerce(bench: str, f: dataclasses.Field[Any], value: Any) -> Any:

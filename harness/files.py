@@ -68,7 +68,14 @@ def read_json(path: str | os.PathLike[str]) -> Any:
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, fsync it, then rename it onto ``path``.
+
+    Raises:
+        HarnessError: ``path`` is a directory, or its directory cannot be written (one line, nothing written).
+    """
     p = Path(path)
+    if p.is_dir():
+        raise HarnessError(f"{p}: is a directory in the way of an output file")
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
@@ -171,9 +178,11 @@ def check_not_input(out: str | os.PathLike[str], **inputs: str | os.PathLike[str
 
 
 def check_writable(path: str | os.PathLike[str]) -> None:
-    """Fail before any work if the output's directory cannot be written."""
-    d = Path(path).parent if not Path(path).is_dir() else Path(path)
-    probe = d
+    """Fail before any work if the output file ``path`` cannot be written (a directory in its place, a file in
+    place of one of its directories, or a directory without write permission)."""
+    if Path(path).is_dir():
+        raise HarnessError(f"{path}: is a directory in the way of an output file")
+    probe = Path(path).parent
     while not probe.exists():
         probe = probe.parent
     if not probe.is_dir():

@@ -8,6 +8,7 @@ Failed calls are counted, never stored, and reported at the end.
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,6 +50,10 @@ class RunStats:
             self.faults[name] = self.faults.get(name, 0) + int(count)
 
 
+# set by the CLI's SIGTERM/SIGINT handler: a run ended by a signal is recorded as interrupted, not left running
+INTERRUPTED = threading.Event()
+
+
 @dataclass
 class Run:
     """A registered run: its id in the store and its live counters."""
@@ -72,6 +77,9 @@ class Run:
         self.store.update_run(self.run_id, self.stats.to_dict())
 
     def finish(self, status: str = "finished") -> None:
+        """End the run record: ``finished``, ``failed``, or ``interrupted`` when a signal ended the command."""
+        if status != "finished" and INTERRUPTED.is_set():
+            status = "interrupted"
         self.store.update_run(self.run_id, self.stats.to_dict(), status=status)
 
 

@@ -27,6 +27,8 @@ from harness.types import Completion, HarnessError, stable_hash
 STORE_ENV = "HARNESS_STORE"
 DEFAULT_STORE = Path(".harness") / "store.sqlite"
 
+# the store's layout version (SQLite's user_version); bump when the tables change incompatibly
+STORE_VERSION = 1
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS generations (
     key TEXT PRIMARY KEY,
@@ -133,7 +135,17 @@ class Store:
             self.conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
+            # a store written by a newer harness is refused at open, before any model call is made
+            version = int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+            if version > STORE_VERSION:
+                self.conn.close()
+                raise HarnessError(
+                    f"store {self.path}: written by a newer harness (store version {version}, this one reads up to "
+                    f"{STORE_VERSION}); upgrade harness or use another --store"
+                )
             self.conn.executescript(_SCHEMA)
+            if version < STORE_VERSION:
+                self.conn.execute(f"PRAGMA user_version = {STORE_VERSION}")
         except (OSError, sqlite3.Error) as exc:
             raise HarnessError(f"store {self.path}: cannot open ({exc})") from exc
 

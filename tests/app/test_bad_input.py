@@ -1,5 +1,7 @@
 """The bad-input catalogue across the CLI: one line naming the culprit, exit code 2, nothing written."""
 
+import json
+import sqlite3
 import subprocess
 import sys
 from itertools import pairwise
@@ -56,6 +58,12 @@ CASES = {
                                     "option batch_size must be >= 1, got 0"),
     "compare_limit_zero": (["compare", "--model", "hf:{tiny}", "--model", "hf:{tiny}", "--judge", "hf:{tiny}",
                             "--limit", "0"], "--limit must be a positive integer, got 0"),
+    "store_from_a_newer_harness": (["leaderboard", "--store", "{tmp}/newer.sqlite", "--out", "{tmp}/lb"],
+                                   "written by a newer harness (store version 99"),
+    "generate_out_is_a_directory": (["generate", "--model", "hf:{tiny}", "--prompts", "{tmp}/prompts.jsonl", "--out",
+                                     "{tmp}/adir"], "adir' is a directory"),
+    "eval_data_for_unknown_key": (["eval", "--model", "hf:{tiny}", "--benchmarks", "taskworld", "--data-for",
+                                   "mt_bench_dri={tmp}/adir"], "--data-for mt_bench_dri: no benchmark among taskworld"),
     "make_tiny_into_file": (["make-tiny", "{tmp}/afile/tiny"], "is a file, not a directory"),
     "unknown_command": (["evaluate"], "No such command 'evaluate'"),
 }  # fmt: skip
@@ -83,6 +91,9 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     lol = ["a: &a [x, x, x]"] + [f"{c}: &{c} [{', '.join(['*' + p] * 27)}]" for p, c in pairwise("abcdefghij")]
     (tmp / "bomb.yaml").write_text("\n".join(lol) + "\n")
     (tmp / "prompts.jsonl").write_text('{"prompt": "hi"}\n')
+    (tmp / "adir").mkdir()
+    with sqlite3.connect(tmp / "newer.sqlite") as conn:
+        conn.execute("PRAGMA user_version = 99")
     return tmp
 
 
@@ -132,3 +143,17 @@ def test_a_directory_harness_built_is_replaced(tmp_path: Path) -> None:
         res = subprocess.run([sys.executable, "-m", "app", "make-tiny", str(out)], capture_output=True, text=True)
         assert res.returncode == 0, res.stderr[-1500:]
     assert (out / "config.json").exists() and (out / ".harness-made").exists()
+
+
+def test_score_json_is_strict_json_when_nothing_parsed(tmp_path: Path) -> None:
+    """An annotations file where no preference parsed: the win rate is undefined, and --json prints null (a parser
+    that refuses NaN reads it), never NaN."""
+    rows = [{"instruction": f"i{k}", "output_1": "a", "generator_1": "ref", "output_2": "b", "generator_2": "m",
+             "annotator": "x", "preference": None} for k in range(3)]  # fmt: skip
+    path = tmp_path / "annotations.json"
+    path.write_text(json.dumps(rows))
+    res = subprocess.run([sys.executable, "-m", "app", "score", "alpaca_eval", "--annotations", str(path), "--json"],
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert res.returncode == 0, res.stderr[-1500:]
+    doc = json.loads(res.stdout, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
+    assert doc["win_rate"] is None and doc["n_total"] == 0  # no parsed preference: nothing counted

@@ -50,3 +50,31 @@ def test_sigkill_and_rerun(point: int, reference: dict, tiny_model: Path, tmp_pa
     with sqlite3.connect(store) as conn:
         total, distinct = conn.execute("SELECT COUNT(*), COUNT(DISTINCT key) FROM generations").fetchone()
     assert total == distinct == 24
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_ends_the_run_record_as_interrupted(sig: int, tiny_model: Path, tmp_path: Path) -> None:
+    """SIGTERM or SIGINT once the run record exists: exit 130, one line, the record says interrupted (not running),
+    and no results.json half-written."""
+    store, out = tmp_path / "s.sqlite", tmp_path / "out"
+    args = _eval(tiny_model, store, out)
+    args[args.index("24")] = "300"  # long enough to be stopped mid-generation
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if store.exists():
+            with sqlite3.connect(store) as conn:
+                if (
+                    conn.execute("SELECT name FROM sqlite_master WHERE name='runs'").fetchone()
+                    and conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+                ):
+                    break
+        time.sleep(0.1)
+    time.sleep(1.0)  # into model loading / generation
+    assert proc.poll() is None, "finished before the signal"
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and err.strip().splitlines()[-1] == "error: interrupted", err[-1500:]
+    with sqlite3.connect(store) as conn:
+        assert [r[0] for r in conn.execute("SELECT status FROM runs")] == ["interrupted"]
+    assert not (out / "results.json").exists()

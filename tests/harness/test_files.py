@@ -34,3 +34,16 @@ def test_the_official_arena_hard_v2_answers_read(shared: Path) -> None:
     rows = read_jsonl(path)
     assert len(rows) == raw.count("\n") and len(rows) < len(raw.splitlines())
     assert sum("\u2028" in json.dumps(r, ensure_ascii=False) for r in rows) >= 2
+
+
+def test_a_directory_in_the_way_of_an_output_is_one_line(tmp_path: Path) -> None:
+    import pytest
+
+    from harness.files import atomic_write_text, check_writable
+    from harness.types import HarnessError
+
+    (tmp_path / "results.json").mkdir()
+    for call in (check_writable, lambda p: atomic_write_text(p, "x")):
+        with pytest.raises(HarnessError, match="is a directory in the way of an output file"):
+            call(tmp_path / "results.json")
+    assert (tmp_path / "results.json").is_dir()
