@@ -38,7 +38,8 @@ def canonical_row(benchmark: str, row: dict[str, Any] | MetricValue) -> dict[str
         raise HarnessError(f"{benchmark}: metric {d['metric']!r} is not declared (benchmarks.registry)")
     out = {k: d.get(k) for k in ROW_KEYS}
     for k in ("value", "ci_low", "ci_high"):  # an undefined number is None in the store, never NaN
-        if isinstance(out[k], float) and not math.isfinite(out[k]):
+        v = out[k]
+        if isinstance(v, float) and not math.isfinite(v):
             out[k] = None
     return out
 

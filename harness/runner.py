@@ -8,6 +8,9 @@ Failed calls are counted, never stored, and reported at the end.
 from __future__ import annotations
 
 import dataclasses
+import os
+import random
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -49,6 +52,11 @@ class RunStats:
         for name, count in extra.get("faults", {}).items():
             self.faults[name] = self.faults.get(name, 0) + int(count)
 
+
+# how long to wait on requests another live process has claimed before giving up (seconds)
+CLAIM_WAIT = float(os.environ.get("HARNESS_CLAIM_WAIT", "3600"))
+# test hook: a random delay (up to this many seconds) between reading the store and claiming
+CLAIM_DELAY = float(os.environ.get("HARNESS_CLAIM_DELAY", "0"))
 
 # set by the CLI's SIGTERM/SIGINT handler: a run ended by a signal is recorded as interrupted, not left running
 INTERRUPTED = threading.Event()
@@ -145,10 +153,27 @@ def generate(
         on_progress(len(requests) - len(todo))
     failures: list[str] = []
     waiting = todo
+    waited_since: float | None = None
+    told = False
     while waiting:
+        if CLAIM_DELAY:  # test hook: widen the window between reading the store and claiming
+            time.sleep(random.uniform(0, CLAIM_DELAY))
         claimed, _held = store.claim([keys[i][0] for i in waiting])
         mine = set(claimed)
         own = [i for i in waiting if keys[i][0] in mine]
+        # rows another process stored between our read and our claim are taken, never recomputed (its rows are
+        # committed before its claims are released, so a claim we could take shows them)
+        if own:
+            found = store.get_many([k for i in own for k in keys[i]])
+            stored = [i for i in own if all(k in found for k in keys[i])]
+            for i in stored:
+                results[i] = [found[k] for k in keys[i]]
+                run.stats.calls_reused += 1
+            if stored:
+                store.release([keys[i][0] for i in stored])
+                if on_progress:
+                    on_progress(len(stored))
+            own = [i for i in own if results[i] is None]
         for start in range(0, len(own), chunk_size):
             idx = own[start : start + chunk_size]
             try:
@@ -157,9 +182,24 @@ def generate(
                 store.release([keys[i][0] for i in idx])
             if on_progress:
                 on_progress(len(idx))
+            rest = own[start + chunk_size :]
+            if rest:
+                store.heartbeat([keys[i][0] for i in rest])
         # requests another live process is making: wait for its rows (or take over if it dies)
         waiting = [i for i in waiting if keys[i][0] not in mine]
         if waiting:
+            waited_since = waited_since or time.time()
+            waited = time.time() - waited_since
+            if waited > CLAIM_WAIT:
+                owners = ", ".join(store.claim_owners([keys[i][0] for i in waiting]))
+                raise HarnessError(
+                    f"{len(waiting)} request(s) still claimed by {owners} after {waited:.0f} s; stop that process "
+                    "or re-run later (finished calls are stored)"
+                )
+            if waited > 5 and not told:
+                owners = ", ".join(store.claim_owners([keys[i][0] for i in waiting]))
+                print(f"waiting for {len(waiting)} request(s) being made by {owners}", file=sys.stderr, flush=True)
+                told = True
             time.sleep(0.2)
             found = store.get_many([k for i in waiting for k in keys[i]])
             done = [i for i in waiting if all(k in found for k in keys[i])]

@@ -28,7 +28,7 @@ STORE_ENV = "HARNESS_STORE"
 DEFAULT_STORE = Path(".harness") / "store.sqlite"
 
 # the store's layout version (SQLite's user_version); bump when the tables change incompatibly
-STORE_VERSION = 1
+STORE_VERSION = 2  # 2: claims record the owner's process start time
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS generations (
     key TEXT PRIMARY KEY,
@@ -75,7 +75,8 @@ CREATE TABLE IF NOT EXISTS claims (
     key TEXT PRIMARY KEY,
     pid INTEGER NOT NULL,
     host TEXT NOT NULL,
-    at REAL NOT NULL
+    at REAL NOT NULL,
+    started REAL NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS kv (
     key TEXT PRIMARY KEY,
@@ -103,6 +104,25 @@ def git_hash() -> str | None:
         return res.stdout.strip() or None if res.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
         return None
+
+
+# a claim of another host is live while its heartbeat (``at``) is younger than this (seconds)
+CLAIM_TTL = float(os.environ.get("HARNESS_CLAIM_TTL", "600"))
+
+
+def host_name() -> str:
+    """This host's name in claims (``$HARNESS_HOST`` overrides it: containers that share a hostname, tests)."""
+    return os.environ.get("HARNESS_HOST") or socket.gethostname()
+
+
+def process_start(pid: int) -> float:
+    """The process's start time in clock ticks since boot (Linux ``/proc``), 0 where unknown: with the pid it
+    names one process, so a claim of a killed process whose pid was reused is recognised as stale."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return float(stat.rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def _alive(pid: int) -> bool:
@@ -144,6 +164,9 @@ class Store:
                     f"{STORE_VERSION}); upgrade harness or use another --store"
                 )
             self.conn.executescript(_SCHEMA)
+            columns = {r[1] for r in self.conn.execute("PRAGMA table_info(claims)")}
+            if "started" not in columns:  # a version-1 store
+                self.conn.execute("ALTER TABLE claims ADD COLUMN started REAL NOT NULL DEFAULT 0")
             if version < STORE_VERSION:
                 self.conn.execute(f"PRAGMA user_version = {STORE_VERSION}")
         except (OSError, sqlite3.Error) as exc:
@@ -219,24 +242,56 @@ class Store:
     def claim(self, keys: list[str]) -> tuple[list[str], list[str]]:
         """Claim request keys for this process; returns (claimed, held by another live process).
 
-        A claim whose owner process is gone (SIGKILL) is taken over.
+        A claim is live while its owner is: on this host, the same pid *and* process start time is running (a
+        SIGKILLed owner, or a pid reused by another process, makes it stale); on another host, its heartbeat is
+        younger than :data:`CLAIM_TTL`. A stale claim is taken over. Sharing one store file across hosts needs a
+        filesystem with working POSIX locks (SQLite's rule; not NFS without locking).
         """
-        me, host = os.getpid(), socket.gethostname()
+        me, host, started, now = os.getpid(), host_name(), process_start(os.getpid()), time.time()
         claimed, held = [], []
         with self.transaction() as conn:
             for key in keys:
-                row = conn.execute("SELECT pid, host FROM claims WHERE key=?", (key,)).fetchone()
-                if row is not None and row[0] != me and row[1] == host and _alive(row[0]):
-                    held.append(key)
-                    continue
-                conn.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?)", (key, me, host, time.time()))
+                row = conn.execute("SELECT pid, host, at, started FROM claims WHERE key=?", (key,)).fetchone()
+                if row is not None and (row[0], row[1]) != (me, host):
+                    pid, owner_host, at, owner_started = row
+                    if owner_host == host:
+                        live = _alive(pid) and (not owner_started or process_start(pid) == owner_started)
+                    else:
+                        live = now - at < CLAIM_TTL
+                    if live:
+                        held.append(key)
+                        continue
+                conn.execute(
+                    "INSERT OR REPLACE INTO claims (key, pid, host, at, started) VALUES (?, ?, ?, ?, ?)",
+                    (key, me, host, now, started),
+                )
                 claimed.append(key)
         return claimed, held
+
+    def heartbeat(self, keys: list[str]) -> None:
+        """Refresh this process's claims on ``keys`` (long calls keep their claims live for other hosts)."""
+        with self.transaction() as conn:
+            conn.executemany(
+                "UPDATE claims SET at=? WHERE key=? AND pid=? AND host=?",
+                [(time.time(), k, os.getpid(), host_name()) for k in keys],
+            )
+
+    def claim_owners(self, keys: list[str]) -> list[str]:
+        """``host:pid`` of the processes holding claims on ``keys`` (for the waiting message)."""
+        owners = set()
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for host, pid in self.conn.execute(f"SELECT host, pid FROM claims WHERE key IN ({marks})", chunk):
+                owners.add(f"{host}:{pid}")
+        return sorted(owners)
 
     def release(self, keys: list[str]) -> None:
         """Drop this process's claims on ``keys`` (after their completions are stored, or on failure)."""
         with self.transaction() as conn:
-            conn.executemany("DELETE FROM claims WHERE key=? AND pid=?", [(k, os.getpid()) for k in keys])
+            conn.executemany(
+                "DELETE FROM claims WHERE key=? AND pid=? AND host=?", [(k, os.getpid(), host_name()) for k in keys]
+            )
 
     # runs ------------------------------------------------------------------
     @staticmethod
