@@ -56,6 +56,7 @@ BACKEND_OPTIONS: dict[str, dict[str, Option]] = {
     "openai": {
         "api_key_env": Option(str), "concurrency": Option(int, low=1), "max_retries": Option(int, low=0),
         "backoff": Option(float, low=0), "max_backoff": Option(float, low=0), "timeout": Option(float, positive=True),
+        "connect_timeout": Option(float, positive=True), "preflight_timeout": Option(float, positive=True),
         "price_in": Option(float, low=0), "price_out": Option(float, low=0), "preflight": Option(bool),
     },
 }  # fmt: skip

@@ -14,6 +14,7 @@ import platform
 import socket
 import sqlite3
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -169,6 +170,8 @@ class Store:
                 self.conn.execute("ALTER TABLE claims ADD COLUMN started REAL NOT NULL DEFAULT 0")
             if version < STORE_VERSION:
                 self.conn.execute(f"PRAGMA user_version = {STORE_VERSION}")
+            # from here each lock attempt waits 1 s: transaction() loops, with a message and a bound
+            self.conn.execute("PRAGMA busy_timeout = 1000")
         except (OSError, sqlite3.Error) as exc:
             raise HarnessError(f"store {self.path}: cannot open ({exc})") from exc
 
@@ -180,16 +183,37 @@ class Store:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """An immediate (write-locking) transaction: committed on success, rolled back on any exception.
 
+        Waiting for another writer's lock prints one message after 5 s and gives up, in one line, after
+        ``$HARNESS_STORE_LOCK_WAIT`` seconds (default 120).
+
         Yields:
             The connection to execute statements on.
         """
-        self.conn.execute("BEGIN IMMEDIATE")
+        limit = float(os.environ.get("HARNESS_STORE_LOCK_WAIT", "120"))
+        start, told = time.time(), False
+        while True:
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise HarnessError(f"store {self.path}: {exc}") from exc
+                waited = time.time() - start
+                if waited >= limit:
+                    raise HarnessError(
+                        f"store {self.path}: locked by another writer for {waited:.0f} s; "
+                        "is another harness process stuck? (wait: $HARNESS_STORE_LOCK_WAIT)"
+                    ) from exc
+                if waited >= 5 and not told:
+                    print(f"waiting for the store lock of {self.path} (another process is writing)", file=sys.stderr)
+                    told = True
         try:
             yield self.conn
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
-        self.conn.execute("COMMIT")
+        else:
+            self.conn.execute("COMMIT")
 
     # generations ---------------------------------------------------------
     def get_many(self, keys: list[str]) -> dict[str, Completion]:

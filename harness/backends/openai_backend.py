@@ -95,13 +95,18 @@ class OpenAIModel:
         self.max_retries = int(opts.pop("max_retries", 6))
         self.backoff = float(opts.pop("backoff", 1.0))
         self.max_backoff = float(opts.pop("max_backoff", 60.0))
-        timeout = float(opts.pop("timeout", 120.0))
+        timeout = float(opts.pop("timeout", 120.0))  # reading an answer
+        connect = float(opts.pop("connect_timeout", 10.0))  # opening the connection
+        self.preflight_timeout = float(opts.pop("preflight_timeout", 15.0))
         default_prices = PRICES.get(self.name, (0.0, 0.0))
         self.prices = (float(opts.pop("price_in", default_prices[0])), float(opts.pop("price_out", default_prices[1])))
         preflight = bool(opts.pop("preflight", True))
         if opts:
             raise HarnessError(f"model spec {shown(spec.raw)}: unknown option(s) {', '.join(sorted(opts))}")
-        self.client = openai.OpenAI(base_url=self.base_url, api_key=key, max_retries=0, timeout=timeout)
+        self.connect_timeout = connect
+        self.client = openai.OpenAI(
+            base_url=self.base_url, api_key=key, max_retries=0, timeout=openai.Timeout(timeout, connect=connect)
+        )
         self._lock = threading.Lock()
         self._rng = random.Random(0)
         self._stats: dict[str, Any] = {"retries": 0, "cost_usd": 0.0, "faults": {}}
@@ -109,11 +114,19 @@ class OpenAIModel:
             self._preflight()
 
     def _preflight(self) -> None:
-        """Fail fast, in one line, when the server cannot be reached at all."""
+        """Fail fast, in one line, when the server cannot be reached at all, or accepts but never answers."""
+        quick = self.client.with_options(
+            timeout=self.openai.Timeout(self.preflight_timeout, connect=self.connect_timeout)
+        )
         for attempt in range(3):
             try:
-                self.client.models.list()
+                quick.models.list()
                 return
+            except self.openai.APITimeoutError as exc:
+                raise HarnessError(
+                    f"base_url {self.base_url}: no answer within {self.preflight_timeout:g} s (the server accepts "
+                    "connections but does not respond; option preflight_timeout)"
+                ) from exc
             except self.openai.APIConnectionError as exc:
                 if attempt == 2:
                     raise HarnessError(f"base_url {self.base_url}: unreachable ({self._clean(exc)})") from exc

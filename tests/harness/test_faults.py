@@ -109,3 +109,44 @@ def test_a_key_goes_only_to_the_host_it_belongs_to(tmp_path: Path, monkeypatch: 
         store.close()
     finally:
         server.stop()
+
+
+def test_a_server_that_accepts_but_never_answers_fails_fast(tmp_path: Path) -> None:
+    """A socket that accepts connections and never answers: the preflight gives up after its own short read timeout,
+    in one line, instead of 3 x 120 s of silence."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    port = listener.getsockname()[1]
+    try:
+        start = time.time()
+        with pytest.raises(HarnessError, match=r"no answer within 1 s") as err:
+            load_model(
+                f"openai:fake@http://127.0.0.1:{port}/v1?preflight_timeout=1", store=Store(tmp_path / "s.sqlite")
+            )
+        assert time.time() - start < 10 and "\n" not in str(err.value)
+    finally:
+        listener.close()
+
+
+def test_a_locked_store_waits_with_a_bound_and_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    store = Store(tmp_path / "s.sqlite")
+    rid = store.start_run("test", {})
+    other = sqlite3.connect(tmp_path / "s.sqlite", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+    monkeypatch.setenv("HARNESS_STORE_LOCK_WAIT", "2")
+    try:
+        start = time.time()
+        with pytest.raises(HarnessError, match="locked by another writer for 2 s"):
+            store.update_run(rid, {}, status="finished")
+        assert 1.5 < time.time() - start < 10
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    store.update_run(rid, {}, status="finished")  # once released, the write goes through
+    assert store.get_run(rid)["status"] == "finished"
+    store.close()
