@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from app.options import store_option
@@ -38,7 +40,7 @@ def compare(
     from benchmarks.head_to_head import head_to_head
     from benchmarks.registry import BenchmarkResult
     from harness.backends import load_model
-    from harness.files import read_jsonl
+    from harness.files import check_writable, read_jsonl
     from harness.runner import Run
     from harness.spec import parse_spec
     from harness.store import Store
@@ -54,10 +56,20 @@ def compare(
     else:
         prompts = [t.prompt for t in taskworld.tasks(300, seed=30_000 + seed, split="eval")]  # held-out
     prompts = prompts[:limit] if limit else prompts
+    if out_dir:
+        check_writable(Path(out_dir) / "results.json")
     store = Store(store_path)
+    # models load before the run record exists: a bad checkpoint leaves no run behind
+    loaded: dict[str, Any] = {}
+    try:
+        for s in dict.fromkeys((*models, judge_spec)):
+            loaded[s] = load_model(s, store=store)
+    except BaseException:
+        for m in loaded.values():
+            m.close()
+        raise
     config = {"models": list(models), "judge": judge_spec, "prompts": prompts_path, "seed": seed}
     run = Run.start(store, "compare", config)
-    loaded = {s: load_model(s, store=store) for s in dict.fromkeys((*models, judge_spec))}
     label = f"{models[0]} vs {models[1]}"
     report = EvalReport(run.run_id, label, None, config)
     status = "failed"

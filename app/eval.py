@@ -65,9 +65,8 @@ def run_eval(
                 raise HarnessError(f"{role}: {exc}") from None
     if not benchmarks:
         raise HarnessError("--benchmarks: give at least one benchmark")
-    for name in benchmarks:
-        if name not in registry.names():
-            registry.get(name)  # unknown -> one line naming the known ones
+    for name in benchmarks:  # imports only the named benchmarks' modules (optional parts stay lazy)
+        if registry.get(name).run is None:  # an unknown name fails in get(), naming the known ones
             raise HarnessError(
                 f"--benchmarks: {name} is not run by harness eval (known: {', '.join(registry.names())})"
             )
@@ -91,13 +90,24 @@ def run_eval(
         "reference_judge": reference_judge_spec, "data": data or {}, "options": options or {}, "limit": limit,
         "seed": seed, "iteration": iteration,
     }  # fmt: skip
-    run = Run.start(store, "eval", config)
-    out = Path(out_dir or Path("runs") / run.run_id)
     ctx = registry.EvalContext(
-        model_spec=model_spec, store=store, run=run, judge_spec=judge_spec, reference_judge_spec=reference_judge_spec,
-        annotator_spec=annotator_spec, limit=limit, seed=seed, data=data or {}, options=options or {},
-        progress=progress_bar,
+        model_spec=model_spec, store=store, run=None, judge_spec=judge_spec,  # type: ignore[arg-type]
+        reference_judge_spec=reference_judge_spec, annotator_spec=annotator_spec, limit=limit, seed=seed,
+        data=data or {}, options=options or {}, progress=progress_bar,
     )  # fmt: skip
+    # the models under test load before the run record exists: a bad checkpoint leaves no run behind
+    roles = {r for name in benchmarks for r in registry.get(name).roles}
+    try:
+        if "actor" in roles or ("judge" in roles and not judge_spec):
+            ctx.actor()
+        if "judge" in roles and judge_spec:
+            ctx.judge()
+    except BaseException:
+        ctx.close()
+        raise
+    run = Run.start(store, "eval", config)
+    ctx.run = run
+    out = Path(out_dir or Path("runs") / run.run_id)
     status = "failed"
     try:
         report = evaluate(benchmarks, ctx, model=model_spec, iteration=iteration, config=config)

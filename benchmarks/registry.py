@@ -129,8 +129,7 @@ def get(name: str) -> Benchmark:
         Its :class:`Benchmark`.
     """
     if name not in _MODULES and name not in _DECLARED:
-        runnable = [n for n in _MODULES if n not in ("head_to_head", "meta_judge")]
-        raise HarnessError(f"--benchmarks: unknown benchmark {name!r} (known: {', '.join(runnable)})")
+        raise HarnessError(f"--benchmarks: unknown benchmark {name!r} (known: {', '.join(names())})")
     if name not in _DECLARED:
         importlib.import_module(_MODULES[name])
     return _DECLARED[name]

@@ -250,11 +250,15 @@ def _check(cfg: RunConfig, base_dir: Path) -> None:
             if not path.is_file():
                 raise HarnessError(f"{key}: seed data {value} not found")
             setattr(cfg, key, str(path))
-    from benchmarks.registry import check_options, higher_is_better, known_metrics, names
+    from benchmarks.registry import check_options, get, higher_is_better, known_metrics, names
     from training.gates import validate_rules
 
     for name in cfg.eval.benchmarks:
-        if name not in names():
+        try:
+            runnable = get(name).run is not None
+        except HarnessError:
+            runnable = False
+        if not runnable:
             raise HarnessError(f"eval.benchmarks: unknown benchmark {name!r} (known: {', '.join(names())})")
     try:
         check_options(cfg.eval.benchmarks, cfg.eval.options)

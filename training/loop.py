@@ -283,8 +283,10 @@ class Loop:
         rows = d.run("eval", do_eval, config=config_dict(cfg)["eval"], inputs={"model": str(model_dir)}, log=self.log)
         rows = [r for r in rows if ".delta_" not in r["metric"]]
         rows += self._deltas(iteration, read_json(units_path))
-        for r in rows:  # resumed evals are recorded again (idempotent upsert)
-            record_rows(self.store, self.run.run_id, iteration, str(model_dir), r["benchmark"], [r])
+        # the deltas, and a resumed eval's rows again (an idempotent upsert): one write per benchmark
+        for bench in dict.fromkeys(r["benchmark"] for r in rows):
+            mine = [r for r in rows if r["benchmark"] == bench]
+            record_rows(self.store, self.run.run_id, iteration, str(model_dir), bench, mine)
         # an undefined metric (None) enters the history as NaN: a gate on it fails rather than crashing
         self.history.append(flat_metrics(rows))
         decision = evaluate_gates(self.rules, self.history, len(self.history) - 1)

@@ -37,6 +37,8 @@ CASES = {
         "--option judge.judge_n: 'judge' is not among the benchmarks (taskworld)"),
     "eval_option_wrong_type": (["eval", "--model", "hf:{tiny}", "--benchmarks", "taskworld", "--option",
                                 "max_tokens=many"], "--option max_tokens='many': benchmark taskworld expects int"),
+    "compare_unreadable_checkpoint": (["compare", "--model", "hf:{tmp}/broken", "--model", "hf:{tiny}", "--judge",
+                                       "hf:{tiny}", "--limit", "1"], "cannot load"),
     "eval_unreadable_checkpoint": (["eval", "--model", "hf:{tmp}/broken", "--benchmarks", "taskworld", "--limit", "1"],
                                    "cannot load"),
     "leaderboard_bad_format": (["leaderboard", "--format", "xml", "--out", "{tmp}/lb"], "unknown format(s) xml"),
@@ -113,6 +115,9 @@ def test_bad_input(case: str, files: Path, tiny_model: Path) -> None:
     assert lines[0].startswith("error: ") and expected in lines[0], lines[0]
     assert not (files / f"{case}_out").exists() and not (files / "lb").exists()
     assert not (files / "runs").exists() and not (files / "afile" / "tiny").exists()
+    if store.exists():  # checked before the run record exists: no run is left behind (running or failed)
+        with sqlite3.connect(store) as conn:
+            assert conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 0
 
 
 def test_user_data_is_never_destroyed(tmp_path: Path, tiny_model: Path) -> None:
