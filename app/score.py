@@ -65,6 +65,10 @@ def score_mt_bench_cmd(
     from benchmarks.mt_bench import score_mt_bench
 
     result = score_mt_bench(judgments_path, questions_path)
+    for model, m in result["models"].items():
+        if m["n_out_of_scale"]:
+            click.echo(f"warning: {judgments_path}: {m['n_out_of_scale']} rating(s) of {model} outside 1-10, "
+                       "kept in the means as FastChat does", err=True)  # fmt: skip
     if record:
         keys = ("turn1", "turn2", "overall", "mean_of_turns")
         per_model = {
@@ -77,12 +81,13 @@ def score_mt_bench_cmd(
         click.echo(strict_json(result))
         return
     table = Table(title="MT-Bench (FastChat single-answer grading)")
-    for col in ("model", "turn 1", "turn 2", "overall (pooled)", "mean of turns", "valid", "failed", "duplicates"):
+    for col in ("model", "turn 1", "turn 2", "overall (pooled)", "mean of turns", "valid", "failed", "duplicates",
+                "out of 1-10"):  # fmt: skip
         table.add_column(col, justify="left" if col == "model" else "right")
     for model, m in result["models"].items():
         cells = [m["turn1"], m["turn2"], m["overall"], m["mean_of_turns"]]
         table.add_row(model, *["-" if v is None else f"{v:.4f}" for v in cells],
-                      str(m["n_valid"]), str(m["n_failed"]), str(m["n_duplicates"]))  # fmt: skip
+                      str(m["n_valid"]), str(m["n_failed"]), str(m["n_duplicates"]), str(m["n_out_of_scale"]))  # fmt: skip
     Console().print(table)
 
 

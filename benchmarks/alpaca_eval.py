@@ -62,6 +62,7 @@ __all__ = [
     "load_model_outputs",
     "metric_values",
     "score_alpaca_eval",
+    "score_annotations",
     "win_rate_metrics",
 ]
 
@@ -272,6 +273,23 @@ def annotations_from_judgments(
     return rows
 
 
+def score_annotations(
+    annotations: Sequence[Mapping[str, Any]],
+    outputs: Sequence[Mapping[str, Any]] | None = None,
+    *,
+    gamed: pd.DataFrame | None = None,
+    difficulty: pd.Series | None = None,
+) -> dict[str, Any]:
+    """Every metric of validated annotation rows (see :func:`score_alpaca_eval`); LC when ``gamed`` is given."""
+    result: dict[str, Any] = {"model": annotations[0]["generator_2"], "baseline": annotations[0]["generator_1"]}
+    result.update(win_rate_metrics([r["preference"] for r in annotations]))
+    result["avg_length"] = avg_length(outputs) if outputs else avg_length(annotations, key="output_2")
+    if gamed is not None:
+        lc = length_controlled_win_rate(annotations, gamed=gamed, difficulty=difficulty)
+        result |= {"lc_win_rate": lc.win_rate, "lc_standard_error": lc.standard_error, "lc_weights": lc.weights}
+    return result
+
+
 def score_alpaca_eval(
     annotations_path: str | Path,
     outputs_path: str | Path | None = None,
@@ -288,22 +306,18 @@ def score_alpaca_eval(
     or ``lc_from_hub`` is set (both inputs from the hub unless given); ``difficulty`` (an
     ``instruction_difficulty.csv``) replaces the difficulty column of ``df_gamed.csv``.
     """
-    ann = load_annotations(annotations_path)
-    result: dict[str, Any] = {"benchmark": "alpaca_eval", "annotations": str(annotations_path)}
-    result["model"] = ann[0]["generator_2"]
-    result["baseline"] = ann[0]["generator_1"]
-    result.update(win_rate_metrics([r["preference"] for r in ann]))
-    outputs = load_model_outputs(outputs_path) if outputs_path else None
-    result["avg_length"] = avg_length(outputs) if outputs else avg_length(ann, key="output_2")
-    if gamed is not None or lc_from_hub:
-        lc = length_controlled_win_rate(
-            ann,
-            gamed=load_gamed(gamed, cache_dir=cache_dir),
-            difficulty=None if difficulty is None else load_instruction_difficulty(difficulty),
-        )
-        result |= {"lc_win_rate": lc.win_rate, "lc_standard_error": lc.standard_error, "lc_weights": lc.weights}
-    elif difficulty is not None:
+    if difficulty is not None and gamed is None and not lc_from_hub:
         raise HarnessError("the length-controlled win rate needs df_gamed.csv too (or the hub)")
+    ann = load_annotations(annotations_path)
+    outputs = load_model_outputs(outputs_path) if outputs_path else None
+    use_lc = gamed is not None or lc_from_hub
+    result: dict[str, Any] = {"benchmark": "alpaca_eval", "annotations": str(annotations_path)}
+    result |= score_annotations(
+        ann,
+        outputs,
+        gamed=load_gamed(gamed, cache_dir=cache_dir) if use_lc else None,
+        difficulty=None if difficulty is None else load_instruction_difficulty(difficulty),
+    )
     return result
 
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import socket
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -69,10 +70,37 @@ class LCResult:
     predicted: list[float] = field(repr=False)
 
 
-def hub_file(filename: str, *, cache_dir: str | Path | None = None) -> Path:
-    """Download (or find in the HF cache) one file of the ``tatsu-lab/alpaca_eval`` dataset repo, as alpaca_eval."""
-    from huggingface_hub import hf_hub_download
+def _hub_reachable(timeout: float = 3.0) -> str | None:
+    """None when the hub's host answers a TCP connect within ``timeout``, else why not (one short phrase)."""
+    from urllib.parse import urlsplit
 
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return "HF_HUB_OFFLINE is set"
+    url = urlsplit(constants.ENDPOINT)
+    host, port = url.hostname or "huggingface.co", url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
+        return f"{host} unreachable: {exc.strerror or type(exc).__name__}"
+    return None
+
+
+def hub_file(filename: str, *, cache_dir: str | Path | None = None) -> Path:
+    """One file of the ``tatsu-lab/alpaca_eval`` dataset repo, as alpaca_eval downloads it: the HF cache first;
+    otherwise downloaded, unless the hub cannot be reached (checked in at most 3 s, so that an offline machine
+    gets one line at once instead of huggingface_hub's 25 s of retries)."""
+    from huggingface_hub import hf_hub_download, try_to_load_from_cache
+
+    cached = try_to_load_from_cache(HUB_REPO, filename, cache_dir=cache_dir, repo_type="dataset")
+    if isinstance(cached, str):
+        return Path(cached)
+    why = _hub_reachable()
+    if why is not None:
+        raise HarnessError(
+            f"cannot fetch {filename} from the {HUB_REPO} hub dataset ({why}); pass a local copy of {filename}"
+        )
     try:
         return Path(
             hf_hub_download(
@@ -83,7 +111,7 @@ def hub_file(filename: str, *, cache_dir: str | Path | None = None) -> Path:
                 cache_dir=cache_dir,
             )
         )
-    except Exception as exc:  # any hub failure (offline, auth, missing file) is one user-facing error
+    except Exception as exc:  # any hub failure (auth, missing file) is one user-facing error
         raise HarnessError(
             f"cannot fetch {filename} from the {HUB_REPO} hub dataset ({type(exc).__name__}); "
             f"pass a local copy of {filename} instead"

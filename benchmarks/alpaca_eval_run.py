@@ -1,21 +1,36 @@
 """`harness eval --benchmarks alpaca_eval`: the model answers the AlpacaEval instructions; the weighted judge
-(alpaca_eval_clf prompt, max_tokens 1, top-5 logprobs, p = 2 - P(m)/(P(m)+P(M))) compares each answer with the
-reference output in alpaca_eval's seeded per-instruction order, flipped back; scored by ``benchmarks.alpaca_eval``.
+(alpaca_eval's ``weighted_alpaca_eval_gpt4_turbo``: the alpaca_eval_clf prompt, max_tokens 1, top-5 logprobs,
+p = 2 - P(m)/(P(m)+P(M))) compares each answer with the reference output in alpaca_eval's seeded
+per-instruction order, flipped back. Each judge request carries its own seed (derived from --seed and the
+instruction, so it does not change with --limit).
+
+The run writes ``OUT/alpaca_eval/model_outputs.json`` and ``OUT/alpaca_eval/annotations.json`` in alpaca_eval's
+format and computes its numbers with the scorer of `harness score alpaca_eval` (``benchmarks.alpaca_eval``)
+on exactly those rows, so re-scoring the files gives the same numbers.
 
 Data: ``--data-for alpaca_eval_reference=FILE`` (the reference ``model_outputs.json``, gpt4_1106_preview for
-AlpacaEval 2; without it the hub eval set is loaded); the LC win rate is added with
-``--data-for alpaca_eval_gamed=FILE`` (and optionally ``alpaca_eval_difficulty=FILE``).
+AlpacaEval 2; without it the hub eval set is loaded). The LC win rate is computed by default
+(``--option alpaca_eval.lc=auto``) from ``--data-for alpaca_eval_gamed=FILE`` (and optionally
+``alpaca_eval_difficulty=FILE``) or else the hub's ``df_gamed.csv``; when that cannot be had, the win rate is
+still computed and one line says LC is unavailable. ``lc=on`` makes a missing input an error before any model
+call; ``lc=off`` skips LC.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+import sys
 from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
 
 from benchmarks import alpaca_eval
 from benchmarks.registry import Benchmark, BenchmarkResult, EvalContext, Metric, declare
 from harness.runner import generate
-from harness.types import MetricValue, Request
+from harness.spec import shown
+from harness.types import HarnessError, MetricValue, Request
 from judges.pairwise import preference_from_completion
 from judges.prompts import load_prompt
 
@@ -25,6 +40,10 @@ class AlpacaEvalParams:
     """Options of the alpaca_eval benchmark (``--option KEY=VALUE``)."""
 
     max_tokens: int = 2048  # per greedy answer
+    lc: str = "auto"  # length-controlled win rate: auto (when df_gamed.csv can be had), on (required), off
+
+
+LC_MODES = ("auto", "on", "off")
 
 
 _REF = "alpaca_eval/metrics/"
@@ -46,25 +65,63 @@ METRICS = (
 
 def _reference(ctx: EvalContext) -> list[dict]:
     path = ctx.data_path("alpaca_eval_reference")
-    rows = alpaca_eval.load_model_outputs(path) if path else alpaca_eval.load_eval_set()
+    try:
+        rows = alpaca_eval.load_model_outputs(path) if path else alpaca_eval.load_eval_set()
+    except HarnessError as exc:
+        if path:
+            raise
+        raise HarnessError(f"alpaca_eval: {exc} (--data-for alpaca_eval_reference=FILE)") from None
     return rows[: ctx.limit] if ctx.limit else rows
 
 
+def _lc_inputs(ctx: EvalContext) -> tuple[pd.DataFrame | None, pd.Series | None, str | None]:
+    """(df_gamed, difficulty or None, why LC is unavailable or None); raises when lc=on and an input is missing."""
+    mode = ctx.params("alpaca_eval").lc
+    if mode not in LC_MODES:
+        raise HarnessError(f"--option alpaca_eval.lc={mode!r}: expected one of {', '.join(LC_MODES)}")
+    gamed_path, diff_path = ctx.data_path("alpaca_eval_gamed"), ctx.data_path("alpaca_eval_difficulty")
+    if mode == "off":
+        if gamed_path or diff_path:
+            raise HarnessError("alpaca_eval: --data-for alpaca_eval_gamed/difficulty given with lc=off")
+        return None, None, None
+    difficulty = alpaca_eval.load_instruction_difficulty(diff_path) if diff_path else None
+    try:
+        gamed = alpaca_eval.load_gamed(gamed_path)
+    except HarnessError as exc:
+        if gamed_path is not None or mode == "on":
+            raise HarnessError(
+                f"alpaca_eval: the LC win rate needs df_gamed.csv: {exc} (--data-for alpaca_eval_gamed=FILE, "
+                "or --option alpaca_eval.lc=off)"
+            ) from None
+        return None, None, str(exc)
+    return gamed, difficulty, None
+
+
 def validate(ctx: EvalContext) -> None:
-    if ctx.data_path("alpaca_eval_reference"):
-        _reference(ctx)
+    _reference(ctx)
+    mode = ctx.params("alpaca_eval").lc
+    if mode == "on" or ctx.data_path("alpaca_eval_gamed") or mode not in LC_MODES:
+        _lc_inputs(ctx)
+
+
+def request_seed(seed: int, instruction: str) -> int:
+    """The judge request's own seed: a hash of (--seed, instruction), in [0, 2**31)."""
+    digest = hashlib.sha256(f"{seed}\x00{instruction}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
 def run_alpaca_eval(ctx: EvalContext) -> BenchmarkResult:
     reference = _reference(ctx)
+    gamed, difficulty, lc_missing = _lc_inputs(ctx)
     actor = ctx.actor()
     max_tokens = ctx.params("alpaca_eval").max_tokens
     outs = generate(
         actor, [Request.user(r["instruction"], temperature=0.0, max_tokens=max_tokens) for r in reference], ctx.run
     )
-    model_rows = [{"instruction": r["instruction"], "output": o[0].text, "generator": ctx.model_spec}
+    generator = shown(ctx.model_spec)
+    model_rows = [{"instruction": r["instruction"], "output": o[0].text, "generator": generator}
                   for r, o in zip(reference, outs, strict=True)]  # fmt: skip
-    pairs = alpaca_eval.judge_pairs(reference, model_rows, generator_2=ctx.model_spec, seed=ctx.seed)
+    pairs = alpaca_eval.judge_pairs(reference, model_rows, generator_2=generator, seed=ctx.seed)
     template = load_prompt("alpaca_eval_clf")
     todo = [p for p in pairs if not p.identical]
     reqs = [
@@ -73,32 +130,39 @@ def run_alpaca_eval(ctx: EvalContext) -> BenchmarkResult:
             max_tokens=1,
             temperature=1.0,
             logprobs=5,
-            seed=ctx.seed,
+            seed=request_seed(ctx.seed, p.instruction),
         )
         for p in todo
     ]
     judged = generate(ctx.annotator(), reqs, ctx.run)
-    shown: dict[int, float | None] = {}
+    shown_pref: dict[int, float | None] = {}
     for p, comps in zip(todo, judged, strict=True):
-        shown[id(p)] = preference_from_completion(comps[0])[0]
-    prefs = [None if p.identical else shown[id(p)] for p in pairs]
-    annotations = alpaca_eval.annotations_from_judgments(pairs, prefs, annotator=ctx.annotator_name)
-    result: dict = {**alpaca_eval.win_rate_metrics([a["preference"] for a in annotations])}
-    result["avg_length"] = alpaca_eval.avg_length(model_rows)
-    gamed = ctx.data_path("alpaca_eval_gamed")
+        shown_pref[id(p)] = preference_from_completion(comps[0])[0]
+    prefs = [None if p.identical else shown_pref[id(p)] for p in pairs]
+    annotations = alpaca_eval.annotations_from_judgments(pairs, prefs, annotator=shown(ctx.annotator_name))
+    # the scorer of `harness score alpaca_eval`, on exactly the rows written to the peer-format files
+    result = alpaca_eval.score_annotations(annotations, model_rows)
     if gamed is not None:
-        lc = alpaca_eval.length_controlled_win_rate(
-            annotations, gamed=gamed, difficulty=ctx.data_path("alpaca_eval_difficulty")
-        )
-        result.update(lc_win_rate=lc.win_rate, lc_standard_error=lc.standard_error)
+        try:
+            result = alpaca_eval.score_annotations(annotations, model_rows, gamed=gamed, difficulty=difficulty)
+        except HarnessError as exc:  # e.g. the length differences do not vary: the win rate still stands
+            if ctx.params("alpaca_eval").lc == "on":
+                raise
+            lc_missing = str(exc)
+    if lc_missing is not None:
+        print(f"alpaca_eval: LC win rate unavailable: {lc_missing}", file=sys.stderr)
     metrics = alpaca_eval.metric_values(result)
     for m in metrics:  # no parsed preference at all: undefined, not NaN
         if m.value is not None and math.isnan(m.value):
             m.value = m.ci_low = m.ci_high = None
     unparsed = sum(a["preference"] is None for a in annotations)
     metrics.append(MetricValue("n_unparsed", float(unparsed), n=len(annotations)))
-    extra = {"unparsed_judgments": unparsed, "n_draws": result["n_draws"], "n_total": result["n_total"]}
-    return BenchmarkResult("alpaca_eval", metrics, annotations, extra)
+    extra: dict[str, Any] = {"unparsed_judgments": unparsed, "n_draws": result["n_draws"],
+                             "n_total": result["n_total"]}  # fmt: skip
+    if lc_missing is not None:
+        extra["lc_unavailable"] = lc_missing
+    files = {"model_outputs.json": model_rows, "annotations.json": annotations}
+    return BenchmarkResult("alpaca_eval", metrics, annotations, extra, files=files)
 
 
 BENCHMARK = declare(

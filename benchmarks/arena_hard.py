@@ -357,37 +357,3 @@ def score_arena_hard(
                              weight=weight, first_game_only=first_game_only, avg_tokens=tokens)  # fmt: skip
     result["judge"] = Path(judgments_dir).name
     return result
-
-
-# ---------------------------------------------------------------- list form (used by benchmarks.arena_hard_run)
-
-
-def battles(rows: Sequence[Mapping[str, Any]], *, first_game_only: bool = False) -> list[tuple[str, str]]:
-    """``(model, winner)`` per battle of judgment dicts, winner "base" / "model" / "tie", weights expanded."""
-    name = {stats.A_WINS: "base", stats.B_WINS: "model", stats.TIE: "tie"}
-    out: list[tuple[str, str]] = []
-    for k, r in enumerate(rows):
-        j = judgment_from_row(r, f"judgment row {k + 1}")
-        out += [(j.model, name[o]) for o in game_battles(j.labels, first_game_only=first_game_only)]
-    return out
-
-
-def win_counts(models: Sequence[str], battle_list: Sequence[tuple[str, str]], idx: np.ndarray) -> np.ndarray:
-    """``(rounds x M x M)`` win weights of resampled battle sets ``idx`` (rounds x n); index 0 is the baseline."""
-    pos = {m: i for i, m in enumerate(models)}
-    code = {"base": stats.A_WINS, "model": stats.B_WINS, "tie": stats.TIE}
-    b = np.array([pos[m] for m, _ in battle_list], np.int64)
-    cells = stats.cell_codes(np.zeros_like(b), b, np.array([code[w] for _, w in battle_list]), len(models))
-    idx = np.atleast_2d(idx)
-    counts = np.stack([np.bincount(cells[row], minlength=3 * len(models) ** 2) for row in idx])
-    return stats.effective_wins(counts, len(models))
-
-
-def bt_mle(w: np.ndarray) -> np.ndarray:
-    """Elo ratings (baseline, index 0, at 1000) of every round of :func:`win_counts`."""
-    return stats.to_elo(stats.fit_bt(w, 0))
-
-
-def win_rate_vs_baseline(elo: np.ndarray) -> np.ndarray:
-    """Win probability of each model against index 0 (the baseline), per round."""
-    return stats.predict_win_rate(elo, np.asarray(elo)[..., :1])

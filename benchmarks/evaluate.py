@@ -104,14 +104,23 @@ class EvalReport:
                     "version": get(r.benchmark).version,
                     "metrics": [canonical_row(r.benchmark, m) for m in r.metrics],
                     "extra": r.extra,
+                    **({"files": [f"{r.benchmark}/{rel}" for rel in r.files]} if r.files else {}),
                 }
                 for r in self.results
             },
         }
 
     def write(self, out_dir: str | Path) -> Path:
-        """Write ``results.json`` and ``samples.jsonl`` (atomically) into ``out_dir``; returns results.json's path."""
+        """Write ``results.json``, ``samples.jsonl`` and each benchmark's peer-format files (``BENCHMARK/...``),
+        each atomically, into ``out_dir``; returns results.json's path."""
         out = Path(out_dir)
+        for r in self.results:  # first: results.json last means a results.json always has its files beside it
+            for rel, doc in r.files.items():
+                path = out / r.benchmark / rel
+                if path.suffix == ".jsonl":
+                    atomic_write_jsonl(path, doc)
+                else:
+                    atomic_write_json(path, doc)
         atomic_write_json(out / "results.json", self.to_json())
         atomic_write_jsonl(
             out / "samples.jsonl", [{"benchmark": r.benchmark, **s} for r in self.results for s in r.samples]

@@ -9,7 +9,6 @@ self-chosen pairs (Meta-Rewarding Sec. 3.4).
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,7 +55,7 @@ METRICS = (
     Metric("parse_rate", "share of responses with at least one parsed judgment", True, terminal=True),
     Metric("mean_score", "mean parsed score (0-5)", None, headline=True),
     Metric("judgment_parse_rate", "share of individual judgments whose score parsed", True, headline=True),
-    *(Metric(f"score_frac_{k}", f"share of parsed scores that round to {k}", None) for k in range(6)),
+    *(Metric(f"score_frac_{k}", f"share of parsed judgment scores nearest to {k} (halves up)", None) for k in range(6)),
     Metric("length_bias", "over response pairs the judge orders, share where the longer response wins (0.5: none)",
            None),
     Metric("agreement", "agreement with the reference judge on human best-vs-worst pairs (judge tie = 0.5)", True,
@@ -111,9 +110,10 @@ def run_judge_benchmark(ctx: EvalContext) -> BenchmarkResult:
     # per individual judgment (the report's parse_rate is per response: at least one judgment parsed)
     rate = n_parsed / len(all_scores) if all_scores else None
     metrics.append(MetricValue("judgment_parse_rate", rate, n=len(all_scores)))
-    hist = Counter(min(5, max(0, round(s))) for s in all_scores if s is not None)
+    hist = judge_metrics.score_buckets([s for s in all_scores if s is not None])  # the parser bounds them to 0..5
     for bucket in range(6):
-        metrics.append(MetricValue(f"score_frac_{bucket}", hist[bucket] / n_parsed if n_parsed else None, n=n_parsed))
+        frac = hist.counts[bucket] / n_parsed if n_parsed else None
+        metrics.append(MetricValue(f"score_frac_{bucket}", frac, n=n_parsed))
     # length bias of the pointwise judge: over response pairs of a prompt, how often the higher score goes
     # to the longer response (prefer-longer rate)
     pairs_len = [

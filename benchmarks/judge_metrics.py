@@ -326,19 +326,24 @@ class ScoreHistogram:
     n_out_of_range: int
 
 
-def score_histogram(prompts: Sequence[JudgedPrompt], max_score: int = 5) -> ScoreHistogram:
-    """Counts of parsed scores per integer bucket 0..``max_score`` (a mean score goes to the nearest
-    integer, halves up: bucket k holds [k - 0.5, k + 0.5)), and the mean parsed score.
-
-    The Self-Rewarding judge scores out of 5 and the paper resamples its EFT data because "many samples
-    receive a score of 4" (Sec. 3.1.1): the histogram shows such skew.
-    """
-    vals = np.array([s for p in prompts for s in p.scores if s is not None], dtype=float)
+def score_buckets(values: Sequence[float], max_score: int = 5) -> ScoreHistogram:
+    """Counts of scores per integer bucket 0..``max_score``: a score goes to the nearest integer, halves up
+    (bucket k holds [k - 0.5, k + 0.5); 4.5 is a 5, where Python's ``round`` would make it a 4)."""
+    vals = np.asarray(values, dtype=float)
     edges = np.arange(-0.5, max_score + 1.0, 1.0)
     counts, _ = np.histogram(vals[vals < edges[-1]], bins=edges)  # last bin of np.histogram is closed
     in_range = int(counts.sum())
     mean = float(vals.mean()) if len(vals) else None
     return ScoreHistogram({k: int(c) for k, c in enumerate(counts)}, mean, len(vals), len(vals) - in_range)
+
+
+def score_histogram(prompts: Sequence[JudgedPrompt], max_score: int = 5) -> ScoreHistogram:
+    """:func:`score_buckets` of the prompts' parsed (per-response) scores, and their mean.
+
+    The Self-Rewarding judge scores out of 5 and the paper resamples its EFT data because "many samples
+    receive a score of 4" (Sec. 3.1.1): the histogram shows such skew.
+    """
+    return score_buckets([s for p in prompts for s in p.scores if s is not None], max_score)
 
 
 def _check_verdict(v: object, k: int, what: str) -> None:

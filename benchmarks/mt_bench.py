@@ -35,6 +35,9 @@ NEED_REF_CATS = ("math", "reasoning", "coding", "arena-hard-200")
 #: MT-Bench categories in question order: question ids 81-90 are writing, 91-100 roleplay, ...
 MT_BENCH_CATEGORIES = ("writing", "roleplay", "reasoning", "math", "coding", "extraction", "stem", "humanities")
 FAILED = -1
+#: the rating scale the judge prompts ask for ("on a scale of 1 to 10"); FastChat averages any parsed rating,
+#: so a rating outside it is kept in every mean (fidelity) and counted (``n_out_of_scale``), never silent
+SCALE = (1.0, 10.0)
 _RATING = re.compile(r"\[\[(\d+\.?\d*)\]\]")
 _RATING_BACKUP = re.compile(r"\[(\d+\.?\d*)\]")
 
@@ -276,7 +279,8 @@ def scores(
     - ``category``: mean over both turns per category (FastChat radar notebook; categories from
       ``categories`` = question_id -> category, else the MT-Bench id blocks of :data:`MT_BENCH_CATEGORIES`);
     - ``n_valid`` / ``n_failed`` (score -1) rows, ``n_valid_turn1/2``; ``n_duplicates``: rows whose
-      (question_id, turn) was already seen for the model (valid or not); they are kept in every mean.
+      (question_id, turn) was already seen for the model (valid or not); they are kept in every mean;
+      ``n_out_of_scale``: valid rows whose rating lies outside :data:`SCALE` (kept, as FastChat).
 
     A mean over no rows is None. Models are ordered by ``overall``, best first, as show_result prints them.
     """
@@ -305,6 +309,7 @@ def scores(
             "n_valid_turn1": sum(j["turn"] == 1 for j, _ in valid),
             "n_valid_turn2": sum(j["turn"] == 2 for j, _ in valid),
             "n_duplicates": len(keys) - len(set(keys)),
+            "n_out_of_scale": sum(not SCALE[0] <= j["score"] <= SCALE[1] for j, _ in valid),
         }
     order = sorted(out, key=lambda m: (out[m]["overall"] is None, -(out[m]["overall"] or 0.0), m))
     return {m: out[m] for m in order}

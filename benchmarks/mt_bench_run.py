@@ -1,5 +1,9 @@
 """`harness eval --benchmarks mt_bench`: multi-turn answers from the model, single-answer grading by the judge.
 
+The run writes ``OUT/mt_bench/model_answer/MODEL.jsonl`` and ``OUT/mt_bench/model_judgment/JUDGE_single.jsonl``
+in FastChat's format and computes its numbers with the scorer of `harness score mt_bench`
+(``benchmarks.mt_bench.scores``) on exactly those rows.
+
 Data: ``--data-for mt_bench_dir=DIR`` pointing at FastChat's ``llm_judge/data`` layout (``judge_prompts.jsonl``,
 ``mt_bench/question.jsonl``, ``mt_bench/reference_answer/gpt-4.jsonl``). The judge is ``--judge`` (default
 ``openai:gpt-4-1106-preview``... FastChat uses gpt-4; any spec works). Scoring: ``benchmarks.mt_bench``.
@@ -7,12 +11,15 @@ Data: ``--data-for mt_bench_dir=DIR`` pointing at FastChat's ``llm_judge/data`` 
 
 from __future__ import annotations
 
+import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks import mt_bench
 from benchmarks.registry import Benchmark, BenchmarkResult, EvalContext, Metric, declare
 from harness.runner import generate
+from harness.spec import file_stem
 from harness.types import HarnessError, Message, MetricValue, Request
 
 
@@ -31,6 +38,7 @@ METRICS = (
     Metric("overall", "mean rating over both turns pooled", True, headline=True, terminal=True, reference=_SHOW),
     Metric("mean_of_turns", "mean of the turn-1 and turn-2 means", True),
     Metric("n_unparsed", "judgments whose rating did not parse (-1: excluded, never defaulted)", False),
+    Metric("n_out_of_scale", "parsed ratings outside 1-10 (kept in the means, as FastChat)", False),
 )  # fmt: skip
 
 
@@ -76,26 +84,35 @@ def run_mt_bench(ctx: EvalContext) -> BenchmarkResult:
     answers = {q["question_id"]: [a[0].text, b[0].text] for q, a, b in zip(questions, first, second, strict=True)}
     judge = ctx.annotator()
     judge_max = opts.judge_max_tokens
-    items, reqs = [], []
+    items, reqs, user_prompts = [], [], []
     for q in questions:
         for turn in (1, 2):
             msgs = mt_bench.judge_messages(q, answers[q["question_id"]], turn, prompts, refs.get(q["question_id"]))
-            name = ("single-math-v1" if q["category"] in mt_bench.NEED_REF_CATS else "single-v1") + (
-                "-multi-turn" if turn == 2 else ""
-            )
-            items.append((q["question_id"], turn, name))
+            items.append((q["question_id"], turn, mt_bench.judge_prompt_name(q["category"], turn)))
+            user_prompts.append(msgs[1].content)
             reqs.append(Request.chat(msgs, temperature=0.0, max_tokens=judge_max))
     outs = generate(judge, reqs, ctx.run)
-    df = mt_bench.judgment_rows(ctx.model_spec, ctx.annotator_name,
-                                [(qid, t, n, o[0].text) for (qid, t, n), o in zip(items, outs, strict=True)])  # fmt: skip
+    model, judge_name = file_stem(ctx.model_spec), file_stem(ctx.annotator_name)
+    df = mt_bench.judgment_rows(model, judge_name, [(qid, t, n, o[0].text) for (qid, t, n), o in
+                                                    zip(items, outs, strict=True)], user_prompts)  # fmt: skip
+    now = time.time()
+    judgment_rows = [{**r, "tstamp": now} for r in df.to_dict(orient="records")]
+    answer_rows = [
+        {"question_id": q["question_id"], "answer_id": uuid.uuid5(uuid.NAMESPACE_URL, f"{model}/{q['question_id']}").hex,
+         "model_id": model, "choices": [{"index": 0, "turns": answers[q["question_id"]]}], "tstamp": now}
+        for q in questions
+    ]  # fmt: skip
     cats = {q["question_id"]: q["category"] for q in questions}
-    res = mt_bench.scores(df, cats)[ctx.model_spec]
+    # the scorer of `harness score mt_bench`, on exactly the rows written to the peer-format file
+    res = mt_bench.scores(judgment_rows, cats)[model]
     metrics = [MetricValue(k, res[k], n=res["n_valid"]) for k in ("turn1", "turn2", "overall", "mean_of_turns")]
     metrics.append(MetricValue("n_unparsed", float(res["n_failed"]), n=len(df)))
+    metrics.append(MetricValue("n_out_of_scale", float(res["n_out_of_scale"]), n=res["n_valid"]))
     samples = df.assign(answer=[answers[qid][t - 1] for qid, t in zip(df["question_id"], df["turn"], strict=True)])
-    return BenchmarkResult(
-        "mt_bench", metrics, samples.to_dict(orient="records"), {"category": res.get("category", {})}
-    )
+    files = {f"model_answer/{model}.jsonl": answer_rows, f"model_judgment/{judge_name}_single.jsonl": judgment_rows}
+    return BenchmarkResult("mt_bench", metrics, samples.to_dict(orient="records"),
+                           {"category": res.get("category", {}), "model": model, "judge": judge_name},
+                           files=files)  # fmt: skip
 
 
 BENCHMARK = declare(

@@ -306,6 +306,9 @@ class BenchmarkResult:
     seconds: float = 0.0
     # item id -> a JSON unit for paired differences between evaluations (benchmarks.paired); {} if unsupported
     units: dict[str, Any] = field(default_factory=dict)
+    # the judgments in the peer's own file format, path relative to OUT/<benchmark>/ -> a JSON document
+    # (``.json``) or a list of rows (``.jsonl``): `harness score` and the peer's tools re-score them
+    files: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

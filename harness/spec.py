@@ -104,6 +104,12 @@ def shown(spec: str) -> str:
     return head + ("?" + "&".join(f"{k}=..." for k in keys) if keys else "")
 
 
+def file_stem(spec: str) -> str:
+    """A spec as a file name: :func:`shown`, each run of characters other than letters, digits, ``.``, ``_``
+    and ``-`` replaced by ``_`` (the peers name answer and judgment files after the model)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", shown(spec)).strip("_.") or "model"
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     backend: str

@@ -62,3 +62,53 @@ class VLLMServer:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
         self.log.close()
+
+
+class ScriptServer:
+    """A test server script of tests/ (``--port P`` plus ``options`` as ``--key=value``) on 127.0.0.1."""
+
+    script = ""
+
+    def __init__(self, **options: object) -> None:
+        self.port = free_port()
+        self.options = options
+        args = [f"--{k.replace('_', '-')}={v}" for k, v in options.items()]
+        here = Path(__file__).resolve().parent
+        self.proc = subprocess.Popen([sys.executable, str(here / self.script), "--port", str(self.port), *args])
+        self.base_url = self.url = f"http://127.0.0.1:{self.port}/v1"
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(f"{self.base_url}/models", timeout=1)
+                return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"{self.script} did not start")
+
+    def spec(self, name: str) -> str:
+        return f"openai:{name}@{self.base_url}"
+
+    def stats(self) -> dict:
+        import json
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/stats", timeout=5) as r:
+            return json.loads(r.read())
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+class PlantedServer(ScriptServer):
+    """tests/planted_server.py: an OpenAI-compatible server with planted verdicts."""
+
+    script = "planted_server.py"
+
+
+class FaultServer(ScriptServer):
+    """tests/fault_server.py: an OpenAI-compatible server injecting faults at a seeded rate."""
+
+    script = "fault_server.py"
+
+    def __init__(self, rate: float, seed: int = 0, hang_s: float = 2.0) -> None:
+        super().__init__(rate=rate, seed=seed, hang_s=hang_s)

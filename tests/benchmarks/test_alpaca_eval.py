@@ -429,7 +429,7 @@ def test_alpaca_eval_end_to_end(vllm_engine, vllm_server_b, shared: Path, tmp_pa
     run = Run.start(store, "eval", {})
     ref = shared / "alpaca_eval" / "results" / "gpt4_1106_preview" / "model_outputs.json"
     ctx = EvalContext(model_spec="vllm:tiny", store=store, run=run, annotator_spec=vllm_server_b.spec, limit=4,
-                      data={"alpaca_eval_reference": str(ref)}, options={"max_tokens": 16})  # fmt: skip
+                      data={"alpaca_eval_reference": str(ref)}, options={"max_tokens": 16, "lc": "off"})  # fmt: skip
     ctx._models["vllm:tiny"] = vllm_engine
     res = run_benchmark("alpaca_eval", ctx)
     m = {x.name: x for x in res.metrics}
@@ -441,3 +441,28 @@ def test_alpaca_eval_end_to_end(vllm_engine, vllm_server_b, shared: Path, tmp_pa
     if parsed:
         assert m["win_rate"].value == pytest.approx(100 * sum(p - 1 for p in parsed) / len(parsed))
     ctx._models.clear()
+
+
+def test_each_judge_request_has_its_own_seed(shared: Path, tmp_path: Path) -> None:
+    """Every weighted-judge request carries a seed of its own (README), stable when --limit changes."""
+    from benchmarks.alpaca_eval_run import request_seed
+    from benchmarks.registry import EvalContext, run_benchmark
+    from harness.runner import Run
+    from harness.store import Store
+    from harness.types import Completion
+    from tests.judges.scripted import Scripted
+
+    def run(limit: int) -> list[int | None]:
+        store = Store(tmp_path / f"s{limit}.sqlite")
+        ctx = EvalContext(model_spec="actor", store=store, run=Run.start(store, "eval", {}), annotator_spec="judge",
+                          limit=limit, data={"alpaca_eval_reference": str(_outputs_path(shared, BASELINE))},
+                          options={"lc": "off"})  # fmt: skip
+        ctx._models["actor"] = Scripted(lambda r, i: Completion(f"answer {len(r.messages[0].content)}", "stop", 1, 2))
+        ctx._models["judge"] = judge = Scripted(lambda r, i: Completion("m", "stop", 1, 1))
+        res = run_benchmark("alpaca_eval", ctx)
+        assert [r.params.seed for r in judge.requests] == [request_seed(0, a["instruction"]) for a in res.samples]
+        return [r.params.seed for r in judge.requests]
+
+    seeds = run(12)
+    assert len(set(seeds)) == 12
+    assert run(6) == seeds[:6]

@@ -219,17 +219,6 @@ def test_battle_weights_equal_show_results(tmp_path: Path) -> None:
     assert ah.game_battles(["B>>A", "A=B"], first_game_only=True) == [stats.B_WINS] * 3
 
 
-def test_list_form_used_by_the_eval_benchmark(fixture_dirs: tuple[Path, Path]) -> None:
-    _, judgments = fixture_dirs
-    rows = [json.loads(line) for f in sorted(judgments.glob("*.jsonl")) for line in f.read_text().splitlines()]
-    battle_list = ah.battles(rows)
-    models = ["gpt-4-0314", *sorted({m for m, _ in battle_list})]
-    elo = ah.bt_mle(ah.win_counts(models, battle_list, np.arange(len(battle_list))[None]))
-    rates = 100 * ah.win_rate_vs_baseline(elo)[0]
-    expected = ah.score_arena_hard(None, judgments, rounds=1)["models"]
-    assert rates == pytest.approx([expected[m]["score"] for m in models], abs=1e-9)
-
-
 # ---------------------------------------------------------------- loaders
 
 
@@ -377,5 +366,6 @@ def test_arena_hard_end_to_end(vllm_engine, vllm_server_b, shared: Path, tmp_pat
     assert all(get("arena_hard").metric(x) for x in m)  # every emitted metric is declared
     assert len(res.samples) == 2 and all(len(s["games"]) == 2 for s in res.samples)
     assert m["n_unparsed"].value == sum(g["score"] is None for s in res.samples for g in s["games"])
-    assert m["avg_tokens"].value is not None and run.stats.calls_made == 2 + 4
+    # 2 answers, 4 games, and a second attempt (judge_config: 2) at least for each game left without a verdict
+    assert m["avg_tokens"].value is not None and 2 + 4 + m["n_unparsed"].value <= run.stats.calls_made <= 2 + 8
     ctx._models.clear()

@@ -80,3 +80,17 @@ def test_oasst_sample_with_vllm_engine_and_reference_judge(
     assert run.stats.calls_made >= 641 + 2 * 212
     assert {"agreement", "agreement_without_ties", "self_chosen_agreement"} <= set(m)
     ctx._models.clear()
+
+
+def test_score_fractions_round_halves_up(tmp_path: Path) -> None:
+    """A judge that always writes "Score: 4.5" puts every judgment in bucket 5 (Python's round would say 4)."""
+    from harness.types import Completion
+    from tests.judges.scripted import Scripted
+
+    store = Store(tmp_path / "s.sqlite")
+    run = Run.start(store, "eval", {})
+    ctx = EvalContext(model_spec="scripted", store=store, run=run, limit=5, options={"n_resamples": 10})
+    ctx._models["scripted"] = Scripted(lambda r, i: Completion("Good. Score: 4.5", "stop", 5, 5))
+    m = {x.name: x for x in run_benchmark("judge", ctx).metrics}
+    assert m["score_frac_5"].value == 1.0 and m["score_frac_4"].value == 0.0
+    assert m["judgment_parse_rate"].value == 1.0

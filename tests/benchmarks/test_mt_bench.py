@@ -343,3 +343,24 @@ def test_leaderboard_carries_the_scored_numbers(shared: Path, tmp_path: Path) ->
         for k in ("turn1", "turn2", "overall"):
             assert row[f"mt_bench.{k}"]["value"] == model[k]
     assert len(table["rows"]) == len(scored["models"]) == 2
+
+
+def test_ratings_outside_the_scale_are_counted_and_named(shared: Path, tmp_path: Path) -> None:
+    """FastChat keeps a rating of 0 or 15 in its means; so do we (fidelity), but never silently."""
+    import subprocess
+    import sys
+
+    real = shared / "FastChat" / "third_party_judgments" / FILES[1]
+    zeros = [json.loads(line) for line in real.read_text().splitlines()]
+    n_zero = sum(r["score"] == 0 for r in zeros)  # this real file holds two ratings of 0
+    models = mt_bench.score_mt_bench(real)["models"]
+    assert n_zero == 2 and sum(m["n_out_of_scale"] for m in models.values()) == n_zero
+    rows = [{"question_id": 81, "model": "m", "turn": 1, "score": s} for s in (0, 15, 10, 1, -1)]
+    path = tmp_path / "j_single.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    res = subprocess.run([sys.executable, "-m", "app", "score", "mt_bench", "--judgments", str(path), "--json"],
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    m = json.loads(res.stdout)["models"]["m"]
+    assert m["n_out_of_scale"] == 2 and m["n_valid"] == 4 and m["turn1"] == (0 + 15 + 10 + 1) / 4
+    assert f"{path}: 2 rating(s) of m outside 1-10" in res.stderr

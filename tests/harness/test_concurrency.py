@@ -39,7 +39,7 @@ def test_two_generate_processes_share_work(tiny_model: Path, tmp_path: Path) -> 
 def test_four_processes_on_two_hosts_make_each_call_once(tmp_path: Path) -> None:
     """4 `harness generate` processes (two simulated hosts, 2 each) on one store and 300 prompts, with random delays
     between reading the store and claiming: exactly 300 calls reach the server, every output is the same."""
-    from tests.harness.test_faults import FaultServer
+    from tests.servers import FaultServer
 
     prompts = tmp_path / "p.jsonl"
     prompts.write_text("".join(json.dumps({"id": f"p{i}", "prompt": f"Question {i}?"}) + "\n" for i in range(300)))
@@ -75,7 +75,7 @@ def test_a_stale_claim_with_a_reused_pid_is_taken_over(tmp_path: Path) -> None:
     from harness.runner import Run, generate
     from harness.store import Store, host_name, sample_key
     from harness.types import Request
-    from tests.harness.test_faults import FaultServer
+    from tests.servers import FaultServer
 
     server = FaultServer(rate=0.0)
     sleeper = subprocess.Popen(["sleep", "60"])

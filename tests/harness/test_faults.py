@@ -1,10 +1,6 @@
 """The openai backend under injected faults: same results as a clean run, every fault counted, nothing failed cached."""
 
-import json
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -13,34 +9,9 @@ from harness.backends import load_model
 from harness.runner import Run, generate
 from harness.store import Store
 from harness.types import HarnessError, Request
-from tests.servers import free_port
+from tests.servers import FaultServer
 
 HERE = Path(__file__).resolve().parents[1]
-
-
-class FaultServer:
-    def __init__(self, rate: float, seed: int = 0, hang_s: float = 2.0) -> None:
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            [sys.executable, str(HERE / "fault_server.py"), "--port", str(self.port), "--rate", str(rate),
-             "--seed", str(seed), "--hang-s", str(hang_s)],
-        )  # fmt: skip
-        self.url = f"http://127.0.0.1:{self.port}/v1"
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"{self.url}/models", timeout=1)
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("fault server did not start")
-
-    def stats(self) -> dict:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/stats", timeout=5) as r:
-            return json.loads(r.read())
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
 
 
 def _requests(k: int) -> list[Request]:

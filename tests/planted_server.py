@@ -1,0 +1,165 @@
+"""An OpenAI-compatible server with planted behaviour, for calibrating the live benchmark paths: its own process.
+
+    python tests/planted_server.py --port P --p-win 0.7 --seed 0 --rating1 8 --rating2 6 --retry-every 3
+
+It answers every chat request from the request alone (no model), as one of four roles told apart by the prompt:
+
+- **annotator, AlpacaEval** (the ``alpaca_eval_clf`` prompt): prefers the output marked ``[planted]`` (the
+  actor's) with probability ``p_win`` per instruction, drawn by :func:`model_wins`; the chosen identifier gets
+  logprob 0 and the other -100, so the weighted preference is exactly 1 or 2.
+- **annotator, Arena-Hard** (judge_config.yaml's system prompt): the same draw per question; ``B>A``-style labels
+  in whichever position the actor's answer is. Every ``retry_every``-th question (by :func:`needs_retry`) first
+  answers without a verdict, and gives it only after arena-hard-auto's "continue your judgment" turn.
+- **annotator, MT-Bench** (FastChat's ``[[rating]]`` prompts): ``Rating: [[rating1]]`` for turn 1,
+  ``[[rating2]]`` for turn 2.
+- **actor** (anything else): ``[planted] answer`` plus a request-dependent number of words (lengths vary, so the
+  length-controlled GLM has a length term to fit); ``usage.completion_tokens`` is the word count.
+
+The draws are pure functions of (seed, text), importable by tests: the planted truth is computed from them,
+never from the code under test. ``GET /stats`` counts requests per role.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+MARK = "[planted]"
+CONTINUE = "continue your judgment and finish by outputting a final verdict label"
+ARENA_SYSTEM = "Please act as an impartial judge and evaluate the quality of the responses provided by two AI"
+
+
+def _unit(*parts: object) -> float:
+    """A uniform draw in [0, 1) from the parts (sha256)."""
+    digest = hashlib.sha256("\x00".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def model_wins(seed: int, p_win: float, key: str) -> bool:
+    """The planted verdict for one item (an instruction or a question text): the actor wins with p_win."""
+    return _unit(seed, "win", key) < p_win
+
+
+def needs_retry(seed: int, retry_every: int, key: str) -> bool:
+    """Whether the Arena-Hard judge first answers without a verdict for this question."""
+    return retry_every > 0 and int(_unit(seed, "retry", key) * retry_every) == 0
+
+
+def actor_text(key: str) -> str:
+    n = int(_unit("len", key) * 60)
+    return f"{MARK} answer " + " ".join(f"w{k}" for k in range(n))
+
+
+def _between(text: str, start: str, end: str) -> str:
+    i = text.index(start) + len(start)
+    return text[i : text.index(end, i)]
+
+
+class Planted:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.lock = threading.Lock()
+        self.counts = {"actor": 0, "alpaca_eval": 0, "arena_hard": 0, "mt_bench": 0}
+
+    def answer(self, body: dict) -> tuple[str, list | None]:
+        """(text, logprobs content or None) for one chat request."""
+        msgs = body.get("messages") or []
+        system = next((m["content"] for m in msgs if m["role"] == "system"), "")
+        users = [m["content"] for m in msgs if m["role"] == "user"]
+        first_user = users[0] if users else ""
+        a = self.args
+        if "## Best Model Identifier" in first_user:
+            role = "alpaca_eval"
+            instruction = _between(first_user, '"instruction": """', '""",')
+            outputs = re.findall(r'"output": """(.*?)"""', first_user, flags=re.DOTALL)
+            model_id = "m" if outputs[0].startswith(MARK) else "M"
+            other = "M" if model_id == "m" else "m"
+            chosen = model_id if model_wins(a.seed, a.p_win, instruction) else other
+            top = [{"token": chosen, "logprob": 0.0}, {"token": "M" if chosen == "m" else "m", "logprob": -100.0}]
+            content = [{"token": chosen, "logprob": 0.0, "bytes": None, "top_logprobs": top}]
+            text, logprobs = chosen, content
+        elif system.startswith(ARENA_SYSTEM):
+            role = "arena_hard"
+            question = _between(first_user, "<|User Prompt|>\n", "\n\n<|The Start of Assistant A's Answer|>")
+            answer_a = _between(first_user, "<|The Start of Assistant A's Answer|>\n", "\n<|The End of Assistant A")
+            if needs_retry(a.seed, a.retry_every, question) and users[-1] != CONTINUE:
+                text = "Let me first write my own answer to the prompt and compare."
+            else:
+                model_is_a = answer_a.startswith(MARK)
+                wins = model_wins(a.seed, a.p_win, question)
+                label = ("A>B" if model_is_a else "B>A") if wins else ("B>A" if model_is_a else "A>B")
+                text = f"My final verdict is: [[{label}]]"
+            logprobs = None
+        elif "[[rating]]" in system + first_user:
+            role = "mt_bench"
+            turn2 = "<|The Start of Assistant A's Conversation with User|>" in first_user
+            text, logprobs = f"The answer is judged. Rating: [[{a.rating2 if turn2 else a.rating1}]]", None
+        else:
+            role = "actor"
+            text, logprobs = actor_text(json.dumps(msgs, sort_keys=True)), None
+        with self.lock:
+            self.counts[role] += 1
+        return text, logprobs
+
+
+def make_handler(state: Planted) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:  # quiet
+            pass
+
+        def _send(self, payload: dict) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            if self.path.endswith("/stats"):
+                with state.lock:
+                    self._send(dict(state.counts))
+            else:
+                self._send({"object": "list", "data": [{"id": "planted", "object": "model"}]})
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+            choices = []
+            n_words = 0
+            for i in range(int(body.get("n") or 1)):
+                text, logprobs = state.answer(body)
+                n_words += len(text.split())
+                choices.append({"index": i, "finish_reason": "stop",
+                                "message": {"role": "assistant", "content": text},
+                                "logprobs": None if logprobs is None else {"content": logprobs}})  # fmt: skip
+            self._send({
+                "id": "planted", "object": "chat.completion", "created": 0, "model": body.get("model", "planted"),
+                "choices": choices,
+                "usage": {"prompt_tokens": 10, "completion_tokens": n_words, "total_tokens": 10 + n_words},
+            })  # fmt: skip
+
+    return Handler
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--p-win", type=float, default=0.5)
+    parser.add_argument("--rating1", type=float, default=8)
+    parser.add_argument("--rating2", type=float, default=6)
+    parser.add_argument("--retry-every", type=int, default=0)
+    args = parser.parse_args()
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(Planted(args)))
+    print(f"planted server on 127.0.0.1:{args.port}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
