@@ -63,8 +63,9 @@ def run_eval(
                 parse_spec(spec)
             except HarnessError as exc:
                 raise HarnessError(f"{role}: {exc}") from None
-    if not benchmarks:
-        raise HarnessError("--benchmarks: give at least one benchmark")
+    default_suite = not benchmarks
+    if default_suite:
+        benchmarks = list(registry.DEFAULT_SUITE)
     for name in benchmarks:  # imports only the named benchmarks' modules (optional parts stay lazy)
         if registry.get(name).run is None:  # an unknown name fails in get(), naming the known ones
             raise HarnessError(
@@ -80,10 +81,22 @@ def run_eval(
     if out_dir:
         check_writable(Path(out_dir) / "results.json")
     probe = registry.EvalContext(
-        model_spec=model_spec, store=None, run=None, limit=limit, seed=seed, data=data or {}, options=options or {}
-    )  # type: ignore[arg-type]
+        model_spec=model_spec, store=None, run=None, limit=limit, seed=seed, data=data or {}, options=options or {},
+        annotator_spec=annotator_spec,
+    )  # type: ignore[arg-type]  # fmt: skip
+    unavailable: dict[str, str] = {}
     for name in benchmarks:
-        registry.validate(name, probe)
+        try:
+            registry.validate(name, probe)
+        except HarnessError as exc:
+            if not default_suite:
+                raise
+            unavailable[name] = str(exc)
+    for name, why in unavailable.items():  # before any model call, one line each
+        click.echo(f"harness eval: {name} cannot run: {why.removeprefix(f'{name}: ')}", err=True)
+    benchmarks = [b for b in benchmarks if b not in unavailable]
+    if not benchmarks:
+        raise HarnessError("no benchmark of the default suite can run (see above)")
     store = Store(store_path)
     config = {
         "model": model_spec, "benchmarks": benchmarks, "judge": judge_spec, "annotator": annotator_spec,
@@ -120,12 +133,20 @@ def run_eval(
     if not quiet:
         console.print(results_table(report.results))
     click.echo(summary_line("eval", run, f"wrote {out}/results.json"))
+    if unavailable:  # what ran is written and recorded; the exit status says the suite was not whole
+        raise HarnessError(
+            f"{len(unavailable)} benchmark(s) of the default suite did not run: {', '.join(unavailable)} (see above)"
+        )
     return report.to_json()
 
 
 @click.command("eval")
 @click.option("--model", "model_spec", required=True, help="Model under test (spec).")
-@click.option("--benchmarks", required=True, help="Comma-separated: judge, alpaca_eval, arena_hard, mt_bench.")
+@click.option(
+    "--benchmarks",
+    default=None,
+    help="Comma-separated benchmark names (default: the suite judge,taskworld,alpaca_eval,arena_hard,mt_bench).",
+)
 @click.option(
     "--judge", "judge_spec", default=None, help="The judge under test of 'judge' (default: the model itself)."
 )
@@ -151,7 +172,7 @@ def run_eval(
 @store_option
 def eval_cmd(
     model_spec: str,
-    benchmarks: str,
+    benchmarks: str | None,
     judge_spec: str | None,
     annotator_spec: str | None,
     judge_n: int | None,
@@ -176,7 +197,7 @@ def eval_cmd(
         opts["judge_n"] = judge_n
     run_eval(
         model_spec=model_spec,
-        benchmarks=[b.strip() for b in benchmarks.split(",") if b.strip()],
+        benchmarks=[b.strip() for b in (benchmarks or "").split(",") if b.strip()],
         judge_spec=judge_spec,
         reference_judge_spec=reference_judge_spec,
         annotator_spec=annotator_spec,

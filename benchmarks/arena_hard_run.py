@@ -10,8 +10,9 @@ in arena-hard-auto's format (``token_len`` is the backend's completion token cou
 scorer of `harness score arena_hard` (``benchmarks.arena_hard.score_judgments``: show_result's battles,
 Bradley-Terry fit and seeded bootstrap, seed 42 as show_result), so re-scoring the files gives the same numbers.
 
-Data: ``--data-for arena_hard_dir=DIR`` holding ``judge_config.yaml``, ``question.jsonl`` and
-``model_answer/BASELINE.jsonl`` (arena-hard-auto's ``data/arena-hard-v0.1`` plus its config).
+Data: built in (:data:`BUILTIN_DIR`, arena-hard-auto e883410's v0.1 questions, gpt-4-0314 answers and
+judge_config.yaml; Apache-2.0, see benchmarks/data/PROVENANCE.md), or ``--data-for arena_hard_dir=DIR`` holding
+``judge_config.yaml``, ``question.jsonl`` and ``model_answer/BASELINE.jsonl`` in the same layout.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from harness.runner import Run, generate
 from harness.spec import file_stem
 from harness.types import HarnessError, Message, MetricValue, Model, Request
 
+BUILTIN_DIR = Path(__file__).resolve().parent / "data" / "arena_hard_v0.1"
 CONTINUE = "continue your judgment and finish by outputting a final verdict label"
 
 
@@ -51,12 +53,7 @@ METRICS = (
 
 
 def _root(ctx: EvalContext) -> Path:
-    root = ctx.data_path("arena_hard_dir")
-    if root is None:
-        raise HarnessError(
-            "arena_hard: give --data-for arena_hard_dir=DIR (judge_config.yaml, question.jsonl, model_answer/)"
-        )
-    return root
+    return ctx.data_path("arena_hard_dir") or BUILTIN_DIR
 
 
 def _load(ctx: EvalContext) -> tuple[arena_hard.JudgeConfig, list[dict[str, Any]], dict[str | int, str]]:

@@ -4,9 +4,11 @@ The run writes ``OUT/mt_bench/model_answer/MODEL.jsonl`` and ``OUT/mt_bench/mode
 in FastChat's format and computes its numbers with the scorer of `harness score mt_bench`
 (``benchmarks.mt_bench.scores``) on exactly those rows.
 
-Data: ``--data-for mt_bench_dir=DIR`` pointing at FastChat's ``llm_judge/data`` layout (``judge_prompts.jsonl``,
-``mt_bench/question.jsonl``, ``mt_bench/reference_answer/gpt-4.jsonl``). The judge is ``--judge`` (default
-``openai:gpt-4-1106-preview``... FastChat uses gpt-4; any spec works). Scoring: ``benchmarks.mt_bench``.
+Data: built in (:data:`BUILTIN_DIR`, FastChat 0e6d3e4b's questions, GPT-4 reference answers and judge prompts;
+Apache-2.0, see benchmarks/data/PROVENANCE.md), or ``--data-for mt_bench_dir=DIR`` in FastChat's
+``llm_judge/data`` layout (``judge_prompts.jsonl``, ``mt_bench/question.jsonl``,
+``mt_bench/reference_answer/gpt-4.jsonl``). The grader is ``--annotator`` (default
+``openai:gpt-4-1106-preview``; FastChat uses gpt-4; any spec works).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from benchmarks import mt_bench
 from benchmarks.registry import Benchmark, BenchmarkResult, EvalContext, Metric, declare
 from harness.runner import generate
 from harness.spec import file_stem
-from harness.types import HarnessError, Message, MetricValue, Request
+from harness.types import Message, MetricValue, Request
 
 
 @dataclass(frozen=True)
@@ -42,10 +44,11 @@ METRICS = (
 )  # fmt: skip
 
 
+BUILTIN_DIR = Path(__file__).resolve().parent / "data" / "mt_bench"
+
+
 def _paths(ctx: EvalContext) -> tuple[Path, Path, Path]:
-    root = ctx.data_path("mt_bench_dir")
-    if root is None:
-        raise HarnessError("mt_bench: give --data-for mt_bench_dir=DIR (FastChat llm_judge/data layout)")
+    root = ctx.data_path("mt_bench_dir") or BUILTIN_DIR
     return (
         root / "judge_prompts.jsonl",
         root / "mt_bench" / "question.jsonl",

@@ -39,6 +39,9 @@ ROLES = ("actor", "judge", "annotator", "reference_judge")
 
 # the annotator (strong judge) of the actor benchmarks when none is given: AlpacaEval 2's and Arena-Hard's
 DEFAULT_ANNOTATOR = "openai:gpt-4-1106-preview"
+# `harness eval --model SPEC` without --benchmarks: every benchmark whose data is built in (judge, taskworld,
+# arena_hard, mt_bench) or fetched by name (alpaca_eval, from the hub); what cannot run is named, one line each
+DEFAULT_SUITE = ("judge", "taskworld", "alpaca_eval", "arena_hard", "mt_bench")
 
 
 @dataclass(frozen=True)
@@ -373,12 +376,25 @@ class EvalContext:
 
 
 def validate(name: str, ctx: EvalContext) -> None:
-    """Run the benchmark's ``validate(ctx)`` if it has one (bad data fails before anything is written)."""
+    """Everything a benchmark needs before a model is called: its ``validate(ctx)`` (its data and options) and,
+    when it uses the annotator, the annotator's API key (from the environment, see ``harness.spec.api_key``)."""
+    from harness.spec import api_key, parse_spec
+
     decl = get(name)
     if decl.run is None:
         raise HarnessError(f"--benchmarks: {name} is not run by harness eval")
     if decl.validate is not None:
         decl.validate(ctx)
+    if "annotator" in decl.roles:
+        spec = parse_spec(ctx.annotator_name)
+        if spec.backend == "openai":
+            try:
+                api_key(spec)
+            except HarnessError as exc:
+                raise HarnessError(
+                    f"{name}: the annotator {exc}; set it, or give --annotator SPEC (e.g. a local judge "
+                    "openai:NAME@http://127.0.0.1:8000/v1)"
+                ) from None
 
 
 def run_benchmark(name: str, ctx: EvalContext) -> BenchmarkResult:

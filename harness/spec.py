@@ -17,6 +17,7 @@ int, float, true/false, or kept as strings.
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -167,3 +168,25 @@ def parse_spec(spec: str) -> ModelSpec:
     if backend == "openai" and not _NAME_RE.match(rest):
         raise HarnessError(f"model spec {spec!r}: invalid model name {rest!r}")
     return ModelSpec(backend=backend, target=rest, base_url=base_url, options=options, raw=spec)
+
+
+OPENAI_URL = "https://api.openai.com/v1"
+
+
+def api_key(spec: ModelSpec) -> str:
+    """The key an ``openai`` spec sends, from the environment only; HarnessError naming the variable when unset.
+
+    A key goes only where it belongs: ``$OPENAI_API_KEY`` to OpenAI's own host; any other server gets the
+    variable named with ``?api_key_env=VAR`` (required then), or no key at all ("EMPTY": local servers such as
+    `vllm serve` accept any).
+    """
+    base_url = (spec.base_url or OPENAI_URL).rstrip("/")
+    official = spec.base_url is None or urlparse(base_url).hostname == urlparse(OPENAI_URL).hostname
+    named = spec.options.get("api_key_env")
+    key_env = str(named) if named is not None else ("OPENAI_API_KEY" if official else None)
+    key = os.environ.get(key_env, "") if key_env else ""
+    if not key:
+        if key_env is not None and (spec.base_url is None or named is not None):
+            raise HarnessError(f"model spec {shown(spec.raw)}: environment variable {key_env} is not set")
+        key = "EMPTY"
+    return key

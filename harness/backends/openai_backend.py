@@ -12,7 +12,6 @@ default 1), ``price_in`` / ``price_out`` (USD per 1M tokens, for cost accounting
 
 from __future__ import annotations
 
-import os
 import random
 import re
 import threading
@@ -20,13 +19,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlparse
 
 from harness.backends import register
-from harness.spec import ModelSpec, shown
+from harness.spec import OPENAI_URL, ModelSpec, api_key, shown
 from harness.types import Completion, HarnessError, Request
-
-OPENAI_URL = "https://api.openai.com/v1"
 
 # USD per 1M (prompt, completion) tokens, for the run's cost estimate
 PRICES = {
@@ -80,16 +76,8 @@ class OpenAIModel:
         self.name = spec.target
         self.base_url = (spec.base_url or OPENAI_URL).rstrip("/")
         self.identity = f"openai:{self.name}@{self.base_url}"
-        # a key goes only where it belongs: $OPENAI_API_KEY to OpenAI's own host, any other server gets the
-        # variable the user named with api_key_env (or no key: local servers such as vllm serve accept any)
-        official = spec.base_url is None or urlparse(self.base_url).hostname == urlparse(OPENAI_URL).hostname
-        key_env = opts.pop("api_key_env", None)
-        key_env = str(key_env) if key_env is not None else ("OPENAI_API_KEY" if official else None)
-        key = os.environ.get(key_env, "") if key_env else ""
-        if not key:
-            if key_env is not None and (spec.base_url is None or "api_key_env" in spec.options):
-                raise HarnessError(f"model spec {shown(spec.raw)}: environment variable {key_env} is not set")
-            key = "EMPTY"
+        key = api_key(spec)  # $OPENAI_API_KEY only to OpenAI's own host (see harness.spec.api_key)
+        opts.pop("api_key_env", None)
         self._secrets = [key]
         self.concurrency = int(opts.pop("concurrency", 8))
         self.max_retries = int(opts.pop("max_retries", 6))

@@ -31,7 +31,8 @@ def _cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def live(shared: Path, tmp_path_factory: pytest.TempPathFactory):
-    """One live eval of the three actor benchmarks against the planted server; returns (out dir, data, results)."""
+    """One live eval of the three actor benchmarks against the planted server (Arena-Hard and MT-Bench on their
+    built-in data); returns the output dir, the results and the server's request counts."""
     tmp = tmp_path_factory.mktemp("live")
     reference = json.loads(_outputs_path(shared, BASELINE).read_text())
     (tmp / "reference.json").write_text(json.dumps(reference[:N]))
@@ -44,8 +45,6 @@ def live(shared: Path, tmp_path_factory: pytest.TempPathFactory):
             "--benchmarks", "alpaca_eval,arena_hard,mt_bench", "--limit", str(N),
             "--data-for", f"alpaca_eval_reference={tmp / 'reference.json'}",
             "--data-for", f"alpaca_eval_gamed={tmp / 'df_gamed.csv'}",
-            "--data-for", f"arena_hard_dir={shared / 'arena-hard-auto' / 'v0.1_e883410'}",
-            "--data-for", f"mt_bench_dir={shared / 'FastChat' / 'data'}",
             "--store", str(tmp / "s.sqlite"), "--out", str(out),
         )  # fmt: skip
         stats = server.stats()
