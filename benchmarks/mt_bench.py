@@ -257,6 +257,22 @@ def _mean(values: Sequence[float]) -> float | None:
     return math.fsum(values) / len(values) if values else None
 
 
+def _clustered_ci(valid: Sequence[tuple[JudgmentRow, str]]) -> tuple[float | None, float | None]:
+    """95% normal interval of the pooled mean, its standard error clustered by question (the linearised ratio
+    estimator: residual sums per question, small-sample factor q / (q - 1)); None with fewer than 2 questions."""
+    by_q: dict[int, list[float]] = {}
+    for j, _ in valid:
+        by_q.setdefault(j["question_id"], []).append(j["score"])
+    q = len(by_q)
+    if q < 2:
+        return None, None
+    n = sum(len(v) for v in by_q.values())
+    mean = math.fsum(x for v in by_q.values() for x in v) / n
+    resid = [math.fsum(x - mean for x in v) for v in by_q.values()]
+    se = math.sqrt(q / (q - 1) * math.fsum(e * e for e in resid)) / n
+    return mean - 1.96 * se, mean + 1.96 * se
+
+
 def _category(qid: int, categories: Mapping[int, str] | None, where: str) -> str:
     if categories is not None:
         if qid not in categories:
@@ -276,6 +292,8 @@ def scores(
     - ``turn1`` / ``turn2``: mean score of the turn's rows; ``overall``: mean of all the model's valid
       scores pooled (FastChat's "Average", so a turn with more valid rows weighs more);
     - ``mean_of_turns``: (turn1 + turn2) / 2, NOT FastChat's number, reported beside it;
+    - ``overall_ci_low`` / ``overall_ci_high``: a 95% normal interval of ``overall`` with the standard error
+      clustered by question (its two turns are not independent); FastChat prints none;
     - ``category``: mean over both turns per category (FastChat radar notebook; categories from
       ``categories`` = question_id -> category, else the MT-Bench id blocks of :data:`MT_BENCH_CATEGORIES`);
     - ``n_valid`` / ``n_failed`` (score -1) rows, ``n_valid_turn1/2``; ``n_duplicates``: rows whose
@@ -302,6 +320,7 @@ def scores(
             "turn1": t1,
             "turn2": t2,
             "overall": _mean([j["score"] for j, _ in valid]),
+            **dict(zip(("overall_ci_low", "overall_ci_high"), _clustered_ci(valid), strict=True)),
             "mean_of_turns": None if t1 is None or t2 is None else (t1 + t2) / 2,
             "category": {c: _mean([j["score"] for j, k in valid if k == c]) for c in cats},
             "n_valid": len(valid),

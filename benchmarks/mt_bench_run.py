@@ -37,7 +37,8 @@ _SHOW = "FastChat fastchat/llm_judge/show_result.py display_result_single"
 METRICS = (
     Metric("turn1", "mean 1-10 rating of first turns (failed ratings excluded)", True, reference=_SHOW),
     Metric("turn2", "mean 1-10 rating of second turns (failed ratings excluded)", True, reference=_SHOW),
-    Metric("overall", "mean rating over both turns pooled", True, headline=True, terminal=True, reference=_SHOW),
+    Metric("overall", "mean rating over both turns pooled (95% CI: normal, clustered by question)", True,
+           headline=True, terminal=True, reference=_SHOW),
     Metric("mean_of_turns", "mean of the turn-1 and turn-2 means", True),
     Metric("n_unparsed", "judgments whose rating did not parse (-1: excluded, never defaulted)", False),
     Metric("n_out_of_scale", "parsed ratings outside 1-10 (kept in the means, as FastChat)", False),
@@ -109,6 +110,7 @@ def run_mt_bench(ctx: EvalContext) -> BenchmarkResult:
     # the scorer of `harness score mt_bench`, on exactly the rows written to the peer-format file
     res = mt_bench.scores(judgment_rows, cats)[model]
     metrics = [MetricValue(k, res[k], n=res["n_valid"]) for k in ("turn1", "turn2", "overall", "mean_of_turns")]
+    metrics[2] = MetricValue("overall", res["overall"], res["overall_ci_low"], res["overall_ci_high"], res["n_valid"])
     metrics.append(MetricValue("n_unparsed", float(res["n_failed"]), n=len(df)))
     metrics.append(MetricValue("n_out_of_scale", float(res["n_out_of_scale"]), n=res["n_valid"]))
     samples = df.assign(answer=[answers[qid][t - 1] for qid, t in zip(df["question_id"], df["turn"], strict=True)])

@@ -16,7 +16,9 @@ It answers every chat request from the request alone (no model), as one of four 
   length-controlled GLM has a length term to fit); ``usage.completion_tokens`` is the word count.
 
 The draws are pure functions of (seed, text), importable by tests: the planted truth is computed from them,
-never from the code under test. ``GET /stats`` counts requests per role.
+never from the code under test. A request for a model named ``NAME-sK`` uses seed K instead of ``--seed`` (one
+server serves many seeded repetitions); with ``--rating1 0`` the MT-Bench ratings are drawn uniformly from
+1..10 per (seed, question, turn) instead (planted mean 5.5). ``GET /stats`` counts requests per role.
 """
 
 from __future__ import annotations
@@ -49,9 +51,20 @@ def needs_retry(seed: int, retry_every: int, key: str) -> bool:
     return retry_every > 0 and int(_unit(seed, "retry", key) * retry_every) == 0
 
 
+def mt_rating(seed: int, key: str, turn: int) -> int:
+    """The random MT-Bench rating of one (question, turn): uniform on 1..10."""
+    return 1 + int(_unit(seed, "rating", turn, key) * 10)
+
+
 def actor_text(key: str) -> str:
     n = int(_unit("len", key) * 60)
     return f"{MARK} answer " + " ".join(f"w{k}" for k in range(n))
+
+
+def _question(user_prompt: str) -> str:
+    """A key for the MT-Bench question inside FastChat's single-grading prompt (its first paragraph)."""
+    m = re.search(r"(?:\[Question\]|### User:)\n(.*?)\n\n", user_prompt, flags=re.DOTALL)
+    return m.group(1) if m else user_prompt
 
 
 def _between(text: str, start: str, end: str) -> str:
@@ -72,13 +85,15 @@ class Planted:
         users = [m["content"] for m in msgs if m["role"] == "user"]
         first_user = users[0] if users else ""
         a = self.args
+        named = re.search(r"-s(\d+)$", str(body.get("model", "")))
+        seed = int(named.group(1)) if named else a.seed
         if "## Best Model Identifier" in first_user:
             role = "alpaca_eval"
             instruction = _between(first_user, '"instruction": """', '""",')
             outputs = re.findall(r'"output": """(.*?)"""', first_user, flags=re.DOTALL)
             model_id = "m" if outputs[0].startswith(MARK) else "M"
             other = "M" if model_id == "m" else "m"
-            chosen = model_id if model_wins(a.seed, a.p_win, instruction) else other
+            chosen = model_id if model_wins(seed, a.p_win, instruction) else other
             top = [{"token": chosen, "logprob": 0.0}, {"token": "M" if chosen == "m" else "m", "logprob": -100.0}]
             content = [{"token": chosen, "logprob": 0.0, "bytes": None, "top_logprobs": top}]
             text, logprobs = chosen, content
@@ -86,18 +101,22 @@ class Planted:
             role = "arena_hard"
             question = _between(first_user, "<|User Prompt|>\n", "\n\n<|The Start of Assistant A's Answer|>")
             answer_a = _between(first_user, "<|The Start of Assistant A's Answer|>\n", "\n<|The End of Assistant A")
-            if needs_retry(a.seed, a.retry_every, question) and users[-1] != CONTINUE:
+            if needs_retry(seed, a.retry_every, question) and users[-1] != CONTINUE:
                 text = "Let me first write my own answer to the prompt and compare."
             else:
                 model_is_a = answer_a.startswith(MARK)
-                wins = model_wins(a.seed, a.p_win, question)
+                wins = model_wins(seed, a.p_win, question)
                 label = ("A>B" if model_is_a else "B>A") if wins else ("B>A" if model_is_a else "A>B")
                 text = f"My final verdict is: [[{label}]]"
             logprobs = None
         elif "[[rating]]" in system + first_user:
             role = "mt_bench"
             turn2 = "<|The Start of Assistant A's Conversation with User|>" in first_user
-            text, logprobs = f"The answer is judged. Rating: [[{a.rating2 if turn2 else a.rating1}]]", None
+            if a.rating1:
+                rating = a.rating2 if turn2 else a.rating1
+            else:
+                rating = mt_rating(seed, _question(first_user), 2 if turn2 else 1)
+            text, logprobs = f"The answer is judged. Rating: [[{rating}]]", None
         else:
             role = "actor"
             text, logprobs = actor_text(json.dumps(msgs, sort_keys=True)), None

@@ -29,22 +29,46 @@ def reference(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> dic
     }
 
 
-@pytest.mark.parametrize("point", range(10))
+def _wait_for_run_record(store: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
+    """Until the eval's run record exists (its models are loaded then; generation is next)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        if store.exists():
+            with sqlite3.connect(store) as conn:
+                if (
+                    conn.execute("SELECT name FROM sqlite_master WHERE name='runs'").fetchone()
+                    and conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+                ):
+                    return
+        time.sleep(0.05)
+
+
+def _generations(store: Path) -> int:
+    with sqlite3.connect(store) as conn:
+        return conn.execute("SELECT COUNT(*) FROM generations").fetchone()[0]
+
+
+@pytest.mark.parametrize("point", range(6))
 def test_sigkill_and_rerun(point: int, reference: dict, tiny_model: Path, tmp_path: Path) -> None:
-    delay = random.Random(1000 + point).uniform(3.0, 9.0)  # seconds after start: load, generation or writing
+    """Killed at a seeded point after the run started (really killed, not finished), the rerun makes exactly
+    the calls the first process had not stored, and its results equal an uninterrupted run's."""
+    delay = random.Random(1000 + point).uniform(0.0, 1.5)  # seconds into generation
     store, out = tmp_path / "s.sqlite", tmp_path / "out"
     proc = subprocess.Popen(_eval(tiny_model, store, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_for_run_record(store, proc)
     time.sleep(delay)
-    killed = proc.poll() is None
-    if killed:
-        proc.send_signal(signal.SIGKILL)
+    assert proc.poll() is None, "finished before the kill"
+    proc.send_signal(signal.SIGKILL)
     proc.wait()
+    assert proc.returncode == -signal.SIGKILL
     for f in out.glob("*"):  # whatever exists is whole: written atomically
         assert not f.name.startswith(".")
-        if f.suffix == ".json":
-            json.loads(f.read_text())
+    if (out / "results.json").exists():  # killed while closing: what was written is the whole result
+        assert json.loads((out / "results.json").read_text())["benchmarks"] == reference["metrics"]
+    stored = _generations(store)
     res = subprocess.run(_eval(tiny_model, store, out), capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
+    assert f"calls made {24 - stored}, reused {stored}," in res.stdout, res.stdout[-500:]
     assert json.loads((out / "results.json").read_text())["benchmarks"] == reference["metrics"]
     assert (out / "samples.jsonl").read_text() == reference["samples"]
     with sqlite3.connect(store) as conn:
@@ -60,16 +84,7 @@ def test_a_signal_ends_the_run_record_as_interrupted(sig: int, tiny_model: Path,
     args = _eval(tiny_model, store, out)
     args[args.index("24")] = "300"  # long enough to be stopped mid-generation
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if store.exists():
-            with sqlite3.connect(store) as conn:
-                if (
-                    conn.execute("SELECT name FROM sqlite_master WHERE name='runs'").fetchone()
-                    and conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
-                ):
-                    break
-        time.sleep(0.1)
+    _wait_for_run_record(store, proc)
     time.sleep(1.0)  # into model loading / generation
     assert proc.poll() is None, "finished before the signal"
     proc.send_signal(sig)

@@ -127,6 +127,8 @@ def test_mt_bench_live_equals_scored_and_recovers_the_planted_ratings(live) -> N
     scored = _score_json("mt_bench", "--judgments", str(out / "model_judgment" / f"{judge}_single.jsonl"))
     for key in ("turn1", "turn2", "overall"):
         assert m[key]["value"] == scored["models"][model][key], key
+    assert (m["overall"]["ci_low"], m["overall"]["ci_high"]) == (
+        scored["models"][model]["overall_ci_low"], scored["models"][model]["overall_ci_high"])  # fmt: skip
     assert (m["turn1"]["value"], m["turn2"]["value"], m["overall"]["value"]) == (RATING1, RATING2,
                                                                                  (RATING1 + RATING2) / 2)  # fmt: skip
     assert m["n_unparsed"]["value"] == 0 and m["n_out_of_scale"]["value"] == 0
