@@ -96,12 +96,16 @@ def score_mt_bench_cmd(
 @click.option("--judgments", "judgments_dir", required=True, help="arena-hard-auto model_judgment/<judge>/.")
 @click.option("--baseline", default="gpt-4-0314", show_default=True)
 @click.option("--seed", type=int, default=42, show_default=True)
+@click.option(
+    "--bootstrap", type=click.Choice(["battles", "questions"]), default="battles", show_default=True,
+    help="Resample battles (show_result) or whole questions (both games together) for the CI.",
+)  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--record", is_flag=True, help="Also record the scores in the store (for `harness leaderboard`).")
 @store_option
 def score_arena_hard_cmd(
-    answers_dir: str | None, judgments_dir: str, baseline: str, seed: int, as_json: bool, record: bool,
-    store_path: str | None,
+    answers_dir: str | None, judgments_dir: str, baseline: str, seed: int, bootstrap: str, as_json: bool,
+    record: bool, store_path: str | None,
 ) -> None:  # fmt: skip
     """Arena-Hard v0.1 score (win rate vs the baseline), 95% CI and average tokens per model."""
 
@@ -110,7 +114,7 @@ def score_arena_hard_cmd(
 
     from benchmarks.arena_hard import score_arena_hard
 
-    result = score_arena_hard(answers_dir, judgments_dir, baseline=baseline, seed=seed)
+    result = score_arena_hard(answers_dir, judgments_dir, baseline=baseline, seed=seed, bootstrap=bootstrap)
     if record:
         per_model = {
             model: [{"metric": "score", "value": m["score"], "ci_low": m["ci_low"], "ci_high": m["ci_high"],
@@ -118,7 +122,7 @@ def score_arena_hard_cmd(
             for model, m in result["models"].items()
             if model != baseline  # its score is 50 by construction
         }  # fmt: skip
-        config = {"answers": answers_dir, "judgments": judgments_dir, "seed": seed}
+        config = {"answers": answers_dir, "judgments": judgments_dir, "seed": seed, "bootstrap": bootstrap}
         result["run_id"] = record_scores(store_path, "score arena_hard", config, "arena_hard", per_model)
     if as_json:
         click.echo(strict_json(result))

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -245,6 +245,7 @@ class Battles:
     outcome: np.ndarray  # stats.A_WINS (baseline won), B_WINS (model won), TIE
     null_verdicts: dict[str, int]  # per model: games whose label gave no battle
     judgments: dict[str, int]  # per model: judgment rows used
+    question: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # per battle: its question's index
 
 
 def game_battles(labels: Sequence[str | None], *, first_game_only: bool = False, weight: int = WEIGHT) -> list[int]:
@@ -267,6 +268,8 @@ def make_battles(
     pos = {m: i + 1 for i, m in enumerate(names)}
     model_b: list[int] = []
     outcome: list[int] = []
+    question: list[int] = []
+    qpos: dict[str | int, int] = {}
     nulls = dict.fromkeys(names, 0)
     counts = dict.fromkeys(names, 0)
     for j in judgments:
@@ -278,20 +281,31 @@ def make_battles(
         got = game_battles(j.labels, first_game_only=first_game_only, weight=weight)
         model_b += [pos[j.model]] * len(got)
         outcome += got
-    return Battles((baseline, *names), np.array(model_b, np.int64), np.array(outcome, np.int64), nulls, counts)
+        question += [qpos.setdefault(j.question_id, len(qpos))] * len(got)
+    return Battles((baseline, *names), np.array(model_b, np.int64), np.array(outcome, np.int64), nulls, counts,
+                   np.array(question, np.int64))  # fmt: skip
 
 
 def _num(x: float) -> float | None:
     return None if not np.isfinite(x) else float(x)
 
 
-def score_battles(battles: Battles, *, seed: int = 42, rounds: int = 100) -> dict[str, dict[str, Any]]:
+BOOTSTRAPS = ("battles", "questions")
+
+
+def score_battles(
+    battles: Battles, *, seed: int = 42, rounds: int = 100, bootstrap: str = "battles"
+) -> dict[str, dict[str, Any]]:
     """Per model with battles: score, 95% CI, Elo and its CI, battle count; best first (show_result.py, July 2024).
 
     ``score = 100 * predict_win_rate(R_model)``: the win probability (%) against the baseline of the full-data
     Bradley-Terry ratings (``compute_mle_elo``, baseline 1000); ``ci_low`` / ``ci_high`` the same of the
     ``np.percentile`` 2.5 / 97.5 of ``rounds`` bootstrap ratings (``get_bootstrap_result``, seeded, same
     resampling stream). The baseline itself scores 50 with the CI (50, 50), as show_result prints it.
+
+    ``bootstrap="questions"`` (not show_result's) resamples questions instead of battles: all battles of a drawn
+    question, every model's, enter together. The two games of a question judge one answer, so battles are not
+    independent and show_result's interval is too narrow (tests/app/test_calibration.py measures its coverage).
     """
     if battles.model_b.size == 0:
         raise HarnessError("arena_hard: no usable verdicts (no game has one of A>>B, A>B, A=B, B>A, B>>A)")
@@ -299,9 +313,13 @@ def score_battles(battles: Battles, *, seed: int = 42, rounds: int = 100) -> dic
         raise HarnessError(f"arena_hard: rounds must be positive, got {rounds}")
     if not 0 <= seed < 2**32:
         raise HarnessError(f"arena_hard: seed must lie in [0, 2**32), got {seed}")
+    if bootstrap not in BOOTSTRAPS:
+        raise HarnessError(f"arena_hard: bootstrap must be one of {', '.join(BOOTSTRAPS)}, got {bootstrap!r}")
     m = len(battles.models)
     model_a = np.zeros_like(battles.model_b)
-    full, boot = stats.bootstrap_elo(model_a, battles.model_b, battles.outcome, m, 0, rounds=rounds, seed=seed)
+    groups = battles.question if bootstrap == "questions" else None
+    full, boot = stats.bootstrap_elo(model_a, battles.model_b, battles.outcome, m, 0, rounds=rounds, seed=seed,
+                                     groups=groups)  # fmt: skip
     low, high = stats.percentile_interval(boot)
     n_battles = np.bincount(battles.model_b, minlength=m)
     n_battles[0] = battles.model_b.size
@@ -326,16 +344,18 @@ def score_battles(battles: Battles, *, seed: int = 42, rounds: int = 100) -> dic
 def score_judgments(
     judgments: Sequence[Judgment], *, baseline: str = BASELINE, seed: int = 42, rounds: int = 100,
     weight: int = WEIGHT, first_game_only: bool = False, avg_tokens: Mapping[str, int] | None = None,
+    bootstrap: str = "battles",
 ) -> dict[str, Any]:  # fmt: skip
     """The JSON-able Arena-Hard result of judgment rows (see :func:`score_arena_hard`)."""
     battles = make_battles(judgments, baseline, first_game_only=first_game_only, weight=weight)
-    models = score_battles(battles, seed=seed, rounds=rounds)
+    models = score_battles(battles, seed=seed, rounds=rounds, bootstrap=bootstrap)
     for name, row in models.items():
         row["avg_tokens"] = None if avg_tokens is None else avg_tokens.get(name)
     unscored = sorted(set(battles.models) - set(models))
     return {
         "benchmark": "arena_hard", "version": "v0.1", "baseline": baseline, "seed": seed, "rounds": rounds,
-        "weight": weight, "first_game_only": first_game_only, "n_battles": int(battles.model_b.size),
+        "weight": weight, "first_game_only": first_game_only, "bootstrap": bootstrap,
+        "n_battles": int(battles.model_b.size),
         "n_judgments": sum(battles.judgments.values()), "n_null_verdicts": sum(battles.null_verdicts.values()),
         "score_scale": "win rate against the baseline, %, unrounded (show_result prints 2 decimals)",
         "unscored_models": unscored, "models": models,
@@ -344,7 +364,7 @@ def score_judgments(
 
 def score_arena_hard(
     answers_dir: str | Path | None, judgments_dir: str | Path, baseline: str = BASELINE, seed: int = 42,
-    rounds: int = 100, *, weight: int = WEIGHT, first_game_only: bool = False,
+    rounds: int = 100, *, weight: int = WEIGHT, first_game_only: bool = False, bootstrap: str = "battles",
 ) -> dict[str, Any]:  # fmt: skip
     """``harness score arena_hard``: show_result.py's leaderboard of a judgments directory, as a JSON-able dict.
 
@@ -354,6 +374,7 @@ def score_arena_hard(
     """
     tokens = average_tokens(load_model_answers(answers_dir)) if answers_dir is not None else None
     result = score_judgments(load_judgments(judgments_dir), baseline=baseline, seed=seed, rounds=rounds,
-                             weight=weight, first_game_only=first_game_only, avg_tokens=tokens)  # fmt: skip
+                             weight=weight, first_game_only=first_game_only, avg_tokens=tokens,
+                             bootstrap=bootstrap)  # fmt: skip
     result["judge"] = Path(judgments_dir).name
     return result

@@ -41,6 +41,9 @@ class ArenaHardParams:
     judge_max_tokens: int = 0  # per annotator judgment; 0: judge_config.yaml's max_tokens
     rounds: int = 100  # bootstrap rounds of the score's CI (show_result's default)
     bootstrap_seed: int = 42  # show_result's seed
+    bootstrap: str = (
+        "battles"  # show_result's; "questions" resamples whole questions (see tests/app/test_calibration.py)
+    )
 
 
 METRICS = (
@@ -70,6 +73,11 @@ def _load(ctx: EvalContext) -> tuple[arena_hard.JudgeConfig, list[dict[str, Any]
 
 def validate(ctx: EvalContext) -> None:
     _load(ctx)
+    mode = ctx.params("arena_hard").bootstrap
+    if mode not in arena_hard.BOOTSTRAPS:
+        raise HarnessError(
+            f"--option arena_hard.bootstrap={mode!r}: expected one of {', '.join(arena_hard.BOOTSTRAPS)}"
+        )
 
 
 def judge_games(
@@ -140,7 +148,7 @@ def run_arena_hard(ctx: EvalContext) -> BenchmarkResult:
     extra: dict[str, Any] = {"model": model, "judge": judge_name, "baseline": config.baseline_model}
     try:
         scored = arena_hard.score_judgments(judgments, baseline=config.baseline_model, seed=opts.bootstrap_seed,
-                                            rounds=opts.rounds, avg_tokens=tokens)  # fmt: skip
+                                            rounds=opts.rounds, avg_tokens=tokens, bootstrap=opts.bootstrap)  # fmt: skip
     except HarnessError as exc:  # no usable verdict at all: the score is undefined, the judgments are kept
         row, extra["unscored"] = None, str(exc)
     else:

@@ -146,14 +146,35 @@ def bootstrap_cell_counts(codes: np.ndarray, n_cells: int, rounds: int, seed: in
     return out
 
 
+def bootstrap_group_cell_counts(
+    codes: np.ndarray, groups: np.ndarray, n_cells: int, rounds: int, seed: int
+) -> np.ndarray:
+    """``(rounds x n_cells)`` cell counts when whole groups (questions) are resampled with replacement: a group
+    drawn k times brings all its battles k times. Not show_result's (it resamples battles); see ``score_battles``."""
+    codes, groups = np.asarray(codes, np.int64), np.asarray(groups, np.int64)
+    n_groups = int(groups.max()) + 1 if groups.size else 0
+    per_group = np.zeros((n_groups, n_cells))
+    np.add.at(per_group, (groups, codes), 1)
+    rs = np.random.RandomState(seed)
+    out = np.empty((rounds, n_cells))
+    for r in range(rounds):
+        out[r] = np.bincount(rs.randint(0, n_groups, size=n_groups), minlength=n_groups) @ per_group
+    return out
+
+
 def bootstrap_elo(
-    model_a: np.ndarray, model_b: np.ndarray, outcome: np.ndarray, n_models: int, anchor: int, *, rounds: int, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Full-data ratings ``(M,)`` and bootstrap ratings ``(rounds x M)`` of a battle list, show_result's way."""
+    model_a: np.ndarray, model_b: np.ndarray, outcome: np.ndarray, n_models: int, anchor: int, *, rounds: int,
+    seed: int, groups: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Full-data ratings ``(M,)`` and bootstrap ratings ``(rounds x M)`` of a battle list, show_result's way
+    (battles resampled), or with ``groups`` (a group per battle) whole groups resampled."""
     codes = cell_codes(model_a, model_b, outcome, n_models)
     n_cells = 3 * n_models * n_models
     full = to_elo(fit_bt(effective_wins(np.bincount(codes, minlength=n_cells)[None], n_models), anchor))[0]
-    boot = bootstrap_cell_counts(codes, n_cells, rounds, seed)
+    if groups is None:
+        boot = bootstrap_cell_counts(codes, n_cells, rounds, seed)
+    else:
+        boot = bootstrap_group_cell_counts(codes, groups, n_cells, rounds, seed)
     return full, to_elo(fit_bt(effective_wins(boot, n_models), anchor))
 
 

@@ -5,13 +5,16 @@ interpreter starts) of alpaca_eval, arena_hard and mt_bench against tests/plante
 draws its verdicts afresh per repetition (seed K through the model name ``judge-sK``):
 
 - alpaca_eval ``win_rate``: the annotator prefers the actor's output with p = 0.7 per instruction -> 70;
-- arena_hard ``score``: the actor wins a question (both games) with p = 0.7 -> 70;
+- arena_hard ``score``: the actor wins a question (both games) with p = 0.7 -> 70; also re-scored from the
+  written judgments with ``--bootstrap questions`` (whole questions resampled);
 - mt_bench ``overall``: every rating uniform on 1..10 -> 5.5.
 
 The coverage (share of repetitions whose 95% CI holds the planted value) is printed per metric; README quotes it.
 Arena-Hard's bootstrap resamples *battles*, and both games of a question are battles of one draw, so its CI is
 too narrow by about sqrt(2) when the two games agree: expected coverage P(|Z| < 1.96 / sqrt(2)) = 0.834. The
-harness matches show_result there on purpose; the test pins that measured gap instead of hiding it.
+harness matches show_result there on purpose; the test pins that measured gap instead of hiding it, and shows
+that resampling whole questions (``harness score arena_hard --bootstrap questions``, ``--option
+arena_hard.bootstrap=questions``) covers 95%.
 """
 
 from __future__ import annotations
@@ -30,15 +33,16 @@ REPS = int(os.environ.get("HARNESS_CALIBRATION_REPS", "200"))
 N = 30  # instructions, questions (both turns graded) per benchmark
 P_WIN = 0.7
 PLANTED = {("alpaca_eval", "win_rate"): 100 * P_WIN, ("arena_hard", "score"): 100 * P_WIN,
-           ("mt_bench", "overall"): 5.5}  # fmt: skip
+           ("arena_hard", "score --bootstrap questions"): 100 * P_WIN, ("mt_bench", "overall"): 5.5}  # fmt: skip
 # the coverage each CI should reach, and why
 # (arena_hard: P(|Z| < 1.96 / sqrt(2)) = erf(1.96 / 2), see the module doc)
 EXPECTED = {("alpaca_eval", "win_rate"): 0.95, ("arena_hard", "score"): math.erf(1.96 / 2),
-            ("mt_bench", "overall"): 0.95}  # fmt: skip
+            ("arena_hard", "score --bootstrap questions"): 0.95, ("mt_bench", "overall"): 0.95}  # fmt: skip
 
 
 def coverage_table(shared: Path, tmp: Path, reps: int) -> dict[tuple[str, str], float]:
     from app.eval import run_eval
+    from benchmarks.arena_hard import score_arena_hard
 
     reference = json.loads(_outputs_path(shared, BASELINE).read_text())[:N]
     (tmp / "reference.json").write_text(json.dumps(reference))
@@ -52,7 +56,12 @@ def coverage_table(shared: Path, tmp: Path, reps: int) -> dict[tuple[str, str], 
                 options={"alpaca_eval.lc": "off"}, limit=N, store_path=str(tmp / "s.sqlite"), out_dir=str(tmp / "out" / str(k)), quiet=True,
             )  # fmt: skip
             for (bench, metric), planted in PLANTED.items():
-                m = next(x for x in doc["benchmarks"][bench]["metrics"] if x["metric"] == metric)
+                if metric.startswith("score --bootstrap"):  # harness score's function on the files the run wrote
+                    extra = doc["benchmarks"][bench]["extra"]
+                    judged = tmp / "out" / str(k) / bench / "model_judgment" / extra["judge"]
+                    m = score_arena_hard(None, judged, bootstrap="questions")["models"][extra["model"]]
+                else:
+                    m = next(x for x in doc["benchmarks"][bench]["metrics"] if x["metric"] == metric)
                 hits[bench, metric] += m["ci_low"] <= planted <= m["ci_high"]
     finally:
         server.stop()

@@ -369,3 +369,15 @@ def test_arena_hard_end_to_end(vllm_engine, vllm_server_b, shared: Path, tmp_pat
     # 2 answers, 4 games, and a second attempt (judge_config: 2) at least for each game left without a verdict
     assert m["avg_tokens"].value is not None and 2 + 4 + m["n_unparsed"].value <= run.stats.calls_made <= 2 + 8
     ctx._models.clear()
+
+
+def test_question_bootstrap_with_one_battle_per_question_is_show_results() -> None:
+    """Resampling groups of one battle each draws exactly show_result's battle resamples (same stream)."""
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 12, size=57)
+    battles = stats.bootstrap_cell_counts(codes, 12, rounds=20, seed=42)
+    grouped = stats.bootstrap_group_cell_counts(codes, np.arange(57), 12, rounds=20, seed=42)
+    assert np.array_equal(battles, grouped)
+    # two identical battles per question: a drawn question brings both, so every round's counts are even
+    pairs = stats.bootstrap_group_cell_counts(np.repeat(codes, 2), np.repeat(np.arange(57), 2), 12, 20, 42)
+    assert pairs.sum(axis=1).tolist() == [114.0] * 20 and np.all(pairs % 2 == 0)
