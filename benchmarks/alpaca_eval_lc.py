@@ -42,10 +42,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import sklearn
-from sklearn.linear_model import LogisticRegressionCV
-from sklearn.metrics import make_scorer
-from sklearn.model_selection import GroupKFold
 
 from harness.types import HarnessError
 
@@ -194,6 +190,8 @@ def _weighted_soft_log_loss(
 
 
 def _l1_kwargs() -> dict[str, Any]:
+    from sklearn.linear_model import LogisticRegressionCV
+
     # sklearn >= 1.8 spells the L1 penalty l1_ratios=(1,) (penalty= is deprecated); both fit the same model
     if "use_legacy_attributes" in inspect.signature(LogisticRegressionCV).parameters:
         return {"l1_ratios": (1.0,), "use_legacy_attributes": False}
@@ -206,6 +204,12 @@ def fit_soft_logistic_cv(x: np.ndarray, target: np.ndarray, weight: np.ndarray, 
     Each row enters twice, with label 1 weighted ``weight * target`` and label 0 weighted ``weight * (1 - target)``,
     so the likelihood is that of the soft target; both copies stay in the same fold. Returns the coefficients.
     """
+    # sklearn is imported here, not at module load: only the LC fit needs it (0.8 s of a CLI start)
+    import sklearn
+    from sklearn.linear_model import LogisticRegressionCV
+    from sklearn.metrics import make_scorer
+    from sklearn.model_selection import GroupKFold
+
     n = len(target)
     if n < n_splits:
         raise HarnessError(f"length-controlled win rate: {n} annotated rows, fewer than the {n_splits} CV folds")

@@ -12,6 +12,9 @@ It answers every chat request from the request alone (no model), as one of four 
   answers without a verdict, and gives it only after arena-hard-auto's "continue your judgment" turn.
 - **annotator, MT-Bench** (FastChat's ``[[rating]]`` prompts): ``Rating: [[rating1]]`` for turn 1,
   ``[[rating2]]`` for turn 2.
+- **judge under test** (the additive 5-point prompt): the responses carry their human rank as ``[rank=K]``; per
+  prompt, with probability ``q_judge`` (:func:`judge_faithful`) the rank-1 response scores 5 and the others 1,
+  otherwise the reverse, so on two-response prompts the pairwise accuracy is q_judge.
 - **actor** (anything else): ``[planted] answer`` plus a request-dependent number of words (lengths vary, so the
   length-controlled GLM has a length term to fit); ``usage.completion_tokens`` is the word count.
 
@@ -46,6 +49,11 @@ def model_wins(seed: int, p_win: float, key: str) -> bool:
     return _unit(seed, "win", key) < p_win
 
 
+def judge_faithful(seed: int, q_judge: float, prompt: str) -> bool:
+    """Whether the planted judge orders this prompt's responses as the human ranks do."""
+    return _unit(seed, "judge", prompt) < q_judge
+
+
 def needs_retry(seed: int, retry_every: int, key: str) -> bool:
     """Whether the Arena-Hard judge first answers without a verdict for this question."""
     return retry_every > 0 and int(_unit(seed, "retry", key) * retry_every) == 0
@@ -76,7 +84,7 @@ class Planted:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.lock = threading.Lock()
-        self.counts = {"actor": 0, "alpaca_eval": 0, "arena_hard": 0, "mt_bench": 0}
+        self.counts = {"actor": 0, "alpaca_eval": 0, "arena_hard": 0, "mt_bench": 0, "judge": 0}
 
     def answer(self, body: dict) -> tuple[str, list | None]:
         """(text, logprobs content or None) for one chat request."""
@@ -109,6 +117,12 @@ class Planted:
                 label = ("A>B" if model_is_a else "B>A") if wins else ("B>A" if model_is_a else "A>B")
                 text = f"My final verdict is: [[{label}]]"
             logprobs = None
+        elif "additive 5-point scoring system" in first_user:
+            role = "judge"
+            prompt = _between(first_user, "User: ", "\n\n<response>")
+            top = "[rank=1]" in _between(first_user, "<response>", "</response>")
+            score = 5 if top == judge_faithful(seed, a.q_judge, prompt) else 1
+            text, logprobs = f"The response is judged. Score: {score}", None
         elif "[[rating]]" in system + first_user:
             role = "mt_bench"
             turn2 = "<|The Start of Assistant A's Conversation with User|>" in first_user
@@ -174,6 +188,7 @@ def main() -> None:
     parser.add_argument("--rating1", type=float, default=8)
     parser.add_argument("--rating2", type=float, default=6)
     parser.add_argument("--retry-every", type=int, default=0)
+    parser.add_argument("--q-judge", type=float, default=0.8)
     args = parser.parse_args()
     server = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(Planted(args)))
     print(f"planted server on 127.0.0.1:{args.port}", flush=True)

@@ -1,9 +1,11 @@
 """CI coverage of the live headline metrics, against planted truths: seeded repetitions of a small planted case.
 
 Each repetition is one `harness eval` (``app.eval.run_eval``, the CLI's own function, in-process to spare 200
-interpreter starts) of alpaca_eval, arena_hard and mt_bench against tests/planted_server.py, whose annotator
-draws its verdicts afresh per repetition (seed K through the model name ``judge-sK``):
+interpreter starts) of judge, alpaca_eval, arena_hard and mt_bench against tests/planted_server.py, whose judge
+and annotator draw their verdicts afresh per repetition (seed K through the model name ``judge-sK``):
 
+- judge ``pairwise_accuracy``: the judge under test orders a prompt's two responses as the human ranks do with
+  q = 0.8 per prompt -> 0.8;
 - alpaca_eval ``win_rate``: the annotator prefers the actor's output with p = 0.7 per instruction -> 70;
 - arena_hard ``score``: the actor wins a question (both games) with p = 0.7 -> 70; also re-scored from the
   written judgments with ``--bootstrap questions`` (whole questions resampled);
@@ -15,6 +17,10 @@ too narrow by about sqrt(2) when the two games agree: expected coverage P(|Z| < 
 harness matches show_result there on purpose; the test pins that measured gap instead of hiding it, and shows
 that resampling whole questions (``harness score arena_hard --bootstrap questions``, ``--option
 arena_hard.bootstrap=questions``) covers 95%.
+
+A measured gap of our own (``KNOWN_GAPS``): the judge's pairwise accuracy, a percentile bootstrap over 30
+prompts of a proportion near 0.8, covers 0.915 (the discrete bootstrap distribution's percentiles are too
+tight at this size); kept visible here and in the README until a better interval (e.g. BCa) replaces it.
 """
 
 from __future__ import annotations
@@ -32,12 +38,18 @@ from tests.servers import PlantedServer
 REPS = int(os.environ.get("HARNESS_CALIBRATION_REPS", "200"))
 N = 30  # instructions, questions (both turns graded) per benchmark
 P_WIN = 0.7
-PLANTED = {("alpaca_eval", "win_rate"): 100 * P_WIN, ("arena_hard", "score"): 100 * P_WIN,
+Q_JUDGE = 0.8
+PLANTED = {("judge", "pairwise_accuracy"): Q_JUDGE, ("alpaca_eval", "win_rate"): 100 * P_WIN, ("arena_hard", "score"): 100 * P_WIN,
            ("arena_hard", "score --bootstrap questions"): 100 * P_WIN, ("mt_bench", "overall"): 5.5}  # fmt: skip
 # the coverage each CI should reach, and why
 # (arena_hard: P(|Z| < 1.96 / sqrt(2)) = erf(1.96 / 2), see the module doc)
-EXPECTED = {("alpaca_eval", "win_rate"): 0.95, ("arena_hard", "score"): math.erf(1.96 / 2),
+EXPECTED = {("judge", "pairwise_accuracy"): 0.95, ("alpaca_eval", "win_rate"): 0.95, ("arena_hard", "score"): math.erf(1.96 / 2),
             ("arena_hard", "score --bootstrap questions"): 0.95, ("mt_bench", "overall"): 0.95}  # fmt: skip
+
+
+# measured gaps, kept visible: a metric here must stay below its expected coverage by more than the tolerance
+# (the test fails once it is fixed, so that README and the issue are updated); see the module doc
+KNOWN_GAPS = {("judge", "pairwise_accuracy"): "percentile bootstrap over 30 prompts, proportion near 0.8"}
 
 
 def coverage_table(shared: Path, tmp: Path, reps: int) -> dict[tuple[str, str], float]:
@@ -46,14 +58,21 @@ def coverage_table(shared: Path, tmp: Path, reps: int) -> dict[tuple[str, str], 
 
     reference = json.loads(_outputs_path(shared, BASELINE).read_text())[:N]
     (tmp / "reference.json").write_text(json.dumps(reference))
-    server = PlantedServer(p_win=P_WIN, rating1=0, retry_every=0)
+    ranked = [{"id": f"p{i}", "prompt": f"question {i}: {r['instruction']}",
+               "responses": [f"[rank=1] answer {i}", f"[rank=2] answer {i}"], "ranks": [1, 2]}
+              for i, r in enumerate(reference)]  # fmt: skip
+    (tmp / "ranked.jsonl").write_text("".join(json.dumps(r) + "\n" for r in ranked))
+    server = PlantedServer(p_win=P_WIN, rating1=0, retry_every=0, q_judge=Q_JUDGE)
     hits = dict.fromkeys(PLANTED, 0)
     try:
         for k in range(reps):
             doc = run_eval(
-                model_spec=server.spec("actor"), benchmarks=["alpaca_eval", "arena_hard", "mt_bench"],
-                annotator_spec=server.spec(f"judge-s{k}") + "?concurrency=16", data={"alpaca_eval_reference": str(tmp / "reference.json")},
-                options={"alpaca_eval.lc": "off"}, limit=N, store_path=str(tmp / "s.sqlite"), out_dir=str(tmp / "out" / str(k)), quiet=True,
+                model_spec=server.spec("actor"), benchmarks=["judge", "alpaca_eval", "arena_hard", "mt_bench"],
+                judge_spec=server.spec(f"judge-s{k}") + "?concurrency=16",
+                annotator_spec=server.spec(f"judge-s{k}") + "?concurrency=16",
+                data={"alpaca_eval_reference": str(tmp / "reference.json"), "judge": str(tmp / "ranked.jsonl")},
+                options={"alpaca_eval.lc": "off"}, limit=N,
+                store_path=str(tmp / "s.sqlite"), out_dir=str(tmp / "out" / str(k)), quiet=True,
             )  # fmt: skip
             for (bench, metric), planted in PLANTED.items():
                 if metric.startswith("score --bootstrap"):  # harness score's function on the files the run wrote
@@ -78,4 +97,7 @@ def test_ci_coverage_of_the_headline_metrics(shared: Path, tmp_path: Path, capsy
             )
     tol = 0.03 if REPS >= 200 else 3 * math.sqrt(0.05 * 0.95 / REPS)
     for key, cov in table.items():
-        assert abs(cov - EXPECTED[key]) <= tol, (key, cov)
+        if key in KNOWN_GAPS:
+            assert cov < EXPECTED[key] - tol, (key, cov, "the known gap is closed: update README and KNOWN_GAPS")
+        else:
+            assert abs(cov - EXPECTED[key]) <= tol, (key, cov)
