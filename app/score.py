@@ -91,29 +91,80 @@ def score_mt_bench_cmd(
     Console().print(table)
 
 
+def _arena_hard_version(judgment_dirs: tuple[str, ...]) -> str:
+    """v2.0 when the first judgment row is keyed by ``uid``, else v0.1."""
+    from pathlib import Path
+
+    from benchmarks.arena_hard_v2 import is_v2_row
+    from harness.files import read_jsonl
+
+    files = sorted(Path(judgment_dirs[0]).glob("*.jsonl")) if Path(judgment_dirs[0]).is_dir() else []
+    rows = read_jsonl(files[0]) if files else []
+    return "v2.0" if rows and is_v2_row(rows[0]) else "v0.1"
+
+
+def _print_v2(result: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Arena-Hard v2.0, {result['category']} (baseline {result['baseline']}, seed {result['seed']})")
+    for col in ("model", "score", "90% interval (upstream's 'CI')", "95% interval", "dropped rows"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for model, m in result["models"].items():
+        lo90, hi90, lo95, hi95 = (m[k] - m["score"] for k in ("ci90_low", "ci90_high", "ci95_low", "ci95_high"))
+        table.add_row(model, f"{m['score']:.1f}", f"({lo90:+.1f}, {hi90:+.1f})", f"({lo95:+.1f}, {hi95:+.1f})",
+                      str(m["n_dropped"]))  # fmt: skip
+    Console().print(table)
+    click.echo(f"rows dropped (a game without a verdict): {result['n_dropped']}")
+
+
 @score.command("arena_hard")
-@click.option("--answers", "answers_dir", default=None, help="arena-hard-auto model_answer/ (for avg tokens).")
-@click.option("--judgments", "judgments_dir", required=True, help="arena-hard-auto model_judgment/<judge>/.")
-@click.option("--baseline", default="gpt-4-0314", show_default=True)
+@click.option("--answers", "answers_dir", default=None, help="arena-hard-auto model_answer/ (for avg tokens, v0.1).")
+@click.option(
+    "--judgments", "judgment_dirs", required=True, multiple=True,
+    help="arena-hard-auto model_judgment/<judge>/ (v2.0: repeat to pool several judges, upstream's --judge-names).",
+)  # fmt: skip
+@click.option("--version", "version", type=click.Choice(["auto", "v0.1", "v2.0"]), default="auto", show_default=True,
+              help="Arena-Hard version; auto: v2.0 when the judgment rows are keyed by uid.")  # fmt: skip
+@click.option("--category", default="hard_prompt", show_default=True, help="v2.0: the category to score.")
+@click.option("--baseline", default="gpt-4-0314", show_default=True, help="v0.1: the baseline model.")
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option(
     "--bootstrap", type=click.Choice(["battles", "questions"]), default="battles", show_default=True,
-    help="Resample battles (show_result) or whole questions (both games together) for the CI.",
+    help="v0.1: resample battles (show_result) or whole questions (both games together) for the CI.",
 )  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@click.option("--record", is_flag=True, help="Also record the scores in the store (for `harness leaderboard`).")
+@click.option("--record", is_flag=True, help="Also record the scores in the store (for `harness leaderboard`; v0.1).")
 @store_option
 def score_arena_hard_cmd(
-    answers_dir: str | None, judgments_dir: str, baseline: str, seed: int, bootstrap: str, as_json: bool,
-    record: bool, store_path: str | None,
+    answers_dir: str | None, judgment_dirs: tuple[str, ...], version: str, category: str, baseline: str, seed: int,
+    bootstrap: str, as_json: bool, record: bool, store_path: str | None,
 ) -> None:  # fmt: skip
-    """Arena-Hard v0.1 score (win rate vs the baseline), 95% CI and average tokens per model."""
+    """Arena-Hard score per model: v0.1 (win rate vs the baseline, 95% CI, avg tokens) or v2.0 (per category)."""
 
     from rich.console import Console
     from rich.table import Table
 
+    from harness.types import HarnessError
+
+    if version == "auto":
+        version = _arena_hard_version(judgment_dirs)
+    if version == "v2.0":
+        from benchmarks.arena_hard_v2 import score_arena_hard_v2
+
+        if record:
+            raise HarnessError("--record: v2.0 scores are not recorded yet (v0.1 only)")
+        result = score_arena_hard_v2(judgment_dirs, category=category, seed=seed)
+        if as_json:
+            click.echo(strict_json(result))
+        else:
+            _print_v2(result)
+        return
     from benchmarks.arena_hard import score_arena_hard
 
+    if len(judgment_dirs) != 1:
+        raise HarnessError("--judgments: v0.1 scores one judge directory")
+    judgments_dir = judgment_dirs[0]
     result = score_arena_hard(answers_dir, judgments_dir, baseline=baseline, seed=seed, bootstrap=bootstrap)
     if record:
         per_model = {
