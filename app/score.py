@@ -134,7 +134,7 @@ def _print_v2(result: dict) -> None:
     help="v0.1: resample battles (show_result) or whole questions (both games together) for the CI.",
 )  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@click.option("--record", is_flag=True, help="Also record the scores in the store (for `harness leaderboard`; v0.1).")
+@click.option("--record", is_flag=True, help="Also record the scores in the store (for `harness leaderboard`).")
 @store_option
 def score_arena_hard_cmd(
     answers_dir: str | None, judgment_dirs: tuple[str, ...], version: str, category: str, baseline: str, seed: int,
@@ -152,9 +152,17 @@ def score_arena_hard_cmd(
     if version == "v2.0":
         from benchmarks.arena_hard_v2 import score_arena_hard_v2
 
-        if record:
-            raise HarnessError("--record: v2.0 scores are not recorded yet (v0.1 only)")
         result = score_arena_hard_v2(judgment_dirs, category=category, seed=seed)
+        if record:  # as benchmark arena_hard_v2 (its own declaration: v2.0 scores are not v0.1's)
+            per_model = {
+                model: [{"metric": "score", "value": m["score"], "ci_low": m["ci95_low"], "ci_high": m["ci95_high"],
+                         "n": m["n_battles"]}, {"metric": "point_score", "value": m["point_score"], "n": m["n_battles"]},
+                        {"metric": "n_dropped", "value": m["n_dropped"], "n": m["n_rows"]}]
+                for model, m in result["models"].items()
+                if model != result["baseline"]  # its score is 50 by construction
+            }  # fmt: skip
+            config = {"judgments": list(judgment_dirs), "category": category, "seed": seed}
+            result["run_id"] = record_scores(store_path, "score arena_hard", config, "arena_hard_v2", per_model)
         if as_json:
             click.echo(strict_json(result))
         else:

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.registry import Benchmark, Metric, declare
 from harness.files import read_jsonl
 from harness.types import HarnessError
 
@@ -192,3 +193,14 @@ def score_arena_hard_v2(
     result = score_rows(load_judgments(judgment_dirs), category=category, seed=seed, rounds=rounds, weight=weight)
     result["judges"] = [Path(d).name for d in judgment_dirs]
     return result
+
+
+_REF = "arena-hard-auto show_result.py @ 196f6b8"
+METRICS = (
+    Metric("score", "mean over seeded bootstrap rounds of the mean battle value x 100 (95% interval: 2.5th-97.5th "
+           "percentile; upstream prints the 5th-95th as 'CI')", True, headline=True, terminal=True, reference=_REF),
+    Metric("point_score", "mean battle value x 100 without resampling", True),
+    Metric("n_dropped", "judgment rows dropped because a game has no verdict", False, reference=_REF),
+)  # fmt: skip
+# scored from arena-hard-auto's v2.0 files by `harness score arena_hard` (recorded with --record); not run live yet
+BENCHMARK = declare(Benchmark("arena_hard_v2", "2.0", "actor", METRICS))

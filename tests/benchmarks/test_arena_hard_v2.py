@@ -114,3 +114,23 @@ def test_cli_detects_v2_and_names_a_bad_label(judged: list[Path], tmp_path: Path
     assert res.returncode == 2 and f"{bad}:1: field 'games[0].score': unknown verdict label 'A>>>B'" in res.stderr
     with pytest.raises(HarnessError, match="unknown category 'coding-x'"):
         v2.score_rows(v2.load_judgments(judged[1:]), category="coding-x")
+
+
+def test_recorded_v2_scores_reach_the_leaderboard(judged: list[Path], tmp_path: Path) -> None:
+    """--record stores v2.0 scores as benchmark arena_hard_v2 (not v0.1's arena_hard), with the 95% interval."""
+    store, out = tmp_path / "s.sqlite", tmp_path / "lb"
+    args = [sys.executable, "-m", "app", "score", "arena_hard", "--judgments", str(judged[0]), "--judgments",
+            str(judged[1]), "--json", "--record", "--store", str(store)]  # fmt: skip
+    res = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    scored = json.loads(res.stdout)["models"]
+    lb = subprocess.run([sys.executable, "-m", "app", "leaderboard", "--store", str(store), "--out", str(out)],
+                        capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert lb.returncode == 0, lb.stderr
+    rows = {r["model"]: r for r in json.loads((out / "actor.json").read_text())["rows"]}
+    assert set(rows) == {"m1", "m2"}
+    for model, row in rows.items():
+        m = scored[model]
+        assert row["arena_hard_v2.score"] == {"value": m["score"], "ci_low": m["ci95_low"], "ci_high": m["ci95_high"],
+                                              "n": m["n_battles"]}  # fmt: skip
+        assert row["arena_hard_v2.n_dropped"]["value"] == EXPECTED[model][2]
