@@ -146,8 +146,8 @@ def run_alpaca_eval(ctx: EvalContext) -> BenchmarkResult:
         try:
             result = alpaca_eval.score_annotations(annotations, model_rows, gamed=gamed, difficulty=difficulty)
         except HarnessError as exc:  # e.g. the length differences do not vary: the win rate still stands
-            if ctx.params("alpaca_eval").lc == "on":
-                raise
+            if ctx.params("alpaca_eval").lc == "on" or ctx.data_path("alpaca_eval_gamed") is not None:
+                raise  # LC was asked for (lc=on, or its input given): a failure is an error, not a footnote
             lc_missing = str(exc)
     if lc_missing is not None:
         print(f"alpaca_eval: LC win rate unavailable: {lc_missing}", file=sys.stderr)
