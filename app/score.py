@@ -118,6 +118,46 @@ def _print_v2(result: dict) -> None:
     click.echo(f"rows dropped (a game without a verdict): {result['n_dropped']}")
 
 
+def _style_control(
+    answers_dir: str | None, judgment_dirs: tuple[str, ...], version: str, category: str, baseline: str,
+    controls: tuple[str, ...], seed: int, as_json: bool, record: bool,
+) -> None:  # fmt: skip
+    from rich.console import Console
+    from rich.table import Table
+
+    from benchmarks.arena_hard_style import score_style_control
+    from harness.types import HarnessError
+
+    if answers_dir is None:
+        raise HarnessError(
+            "--style-control needs --answers (model_answer/ with the models' and the baseline's answers)"
+        )
+    if record:
+        raise HarnessError("--record: style-controlled scores are not recorded yet; record the plain scores")
+    result = score_style_control(
+        answers_dir, judgment_dirs, version=version, category=category,
+        baseline=None if version == "v2.0" else baseline, controls=controls, seed=seed,
+    )  # fmt: skip
+    if as_json:
+        click.echo(strict_json(result))
+        return
+    where = f", {result['category']}" if version == "v2.0" else ""
+    table = Table(title=f"Arena-Hard {version}{where}, style control ({' + '.join(controls)}; baseline "
+                  f"{result['baseline']}, seed {seed})")  # fmt: skip
+    for col in ("model", "score (median)", "90% interval (upstream's 'CI')", "95% interval"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for model, m in result["models"].items():
+        lo90, hi90, lo95, hi95 = (m[k] - m["score"] for k in ("ci90_low", "ci90_high", "ci95_low", "ci95_high"))
+        table.add_row(model, f"{m['score']:.1f}", f"({lo90:+.1f}, {hi90:+.1f})", f"({lo95:+.1f}, {hi95:+.1f})")
+    Console().print(table)
+
+    def coef(c: dict | None) -> str:
+        return "n/a (constant)" if c is None else f"{c['median']:+.3f} [{c['ci90_low']:+.3f}, {c['ci90_high']:+.3f}]"
+
+    coefs = ", ".join(f"{k} {coef(c)}" for k, c in result["coefficients"].items())
+    click.echo(f"style coefficients (median, 90% interval; per standard deviation of the feature): {coefs}")
+
+
 @score.command("arena_hard")
 @click.option("--answers", "answers_dir", default=None, help="arena-hard-auto model_answer/ (for avg tokens, v0.1).")
 @click.option(
@@ -133,14 +173,25 @@ def _print_v2(result: dict) -> None:
     "--bootstrap", type=click.Choice(["battles", "questions"]), default="battles", show_default=True,
     help="v0.1: resample battles (show_result) or whole questions (both games together) for the CI.",
 )  # fmt: skip
+@click.option(
+    "--style-control", is_flag=True,
+    help="Style-controlled scores (upstream -f length markdown): needs --answers with the models' and the baseline's "
+    "answers.",
+)  # fmt: skip
+@click.option(
+    "--control-features", "controls", multiple=True, type=click.Choice(["length", "markdown"]),
+    default=("length", "markdown"), show_default=True, help="With --style-control: the style features controlled for.",
+)  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--record", is_flag=True, help="Also record the scores in the store (for `harness leaderboard`).")
 @store_option
 def score_arena_hard_cmd(
     answers_dir: str | None, judgment_dirs: tuple[str, ...], version: str, category: str, baseline: str, seed: int,
-    bootstrap: str, as_json: bool, record: bool, store_path: str | None,
+    bootstrap: str, style_control: bool, controls: tuple[str, ...], as_json: bool, record: bool,
+    store_path: str | None,
 ) -> None:  # fmt: skip
-    """Arena-Hard score per model: v0.1 (win rate vs the baseline, 95% CI, avg tokens) or v2.0 (per category)."""
+    """Arena-Hard score per model: v0.1 (win rate vs the baseline, 95% CI, avg tokens) or v2.0 (per category);
+    with --style-control, the style-controlled scores and the style coefficients."""
 
     from rich.console import Console
     from rich.table import Table
@@ -149,6 +200,9 @@ def score_arena_hard_cmd(
 
     if version == "auto":
         version = _arena_hard_version(judgment_dirs)
+    if style_control:
+        _style_control(answers_dir, judgment_dirs, version, category, baseline, controls, seed, as_json, record)
+        return
     if version == "v2.0":
         from benchmarks.arena_hard_v2 import score_arena_hard_v2
 

@@ -23,6 +23,7 @@ versions drop them too). Style control (``--style-control`` of later versions) i
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -98,12 +99,18 @@ def _where(path: str | Path, row: Mapping[str, Any]) -> str:
     return f"{path}:{row['__line__']}" if "__line__" in row else str(path)
 
 
+@functools.lru_cache(maxsize=64)
+def _path(dotted: str) -> tuple[str | int, ...]:
+    # parsed once per distinct path: _get runs for every field of every row
+    return tuple(int(p[1:-1]) if p.startswith("[") else p for p in re.findall(r"[^.\[\]]+|\[\d+\]", dotted))
+
+
 def _get(obj: Any, where: str, dotted: str) -> Any:
     """``obj`` followed along ``dotted`` ("choices[0].turns[0].token_len"); HarnessError naming the field if absent."""
     cur = obj
-    for part in re.findall(r"[^.\[\]]+|\[\d+\]", dotted):
-        if part.startswith("["):
-            k = int(part[1:-1])
+    for part in _path(dotted):
+        if isinstance(part, int):
+            k = part
             ok = isinstance(cur, list) and k < len(cur)
             cur = cur[k] if ok else None
         else:

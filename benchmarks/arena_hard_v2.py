@@ -23,7 +23,7 @@ Deviations, all labelled in the output: upstream's bootstrap is unseeded; here i
 ``np.random.seed(seed)`` before upstream's loop would draw); the 90% interval is named ``ci90_*`` and a 95% one
 (2.5th to 97.5th percentile) is given beside it; ``point_score`` (the mean without resampling) is reported too;
 an unknown label is a one-line error naming the row (upstream raises KeyError); scores are percentages, unrounded.
-Style control (``-f length markdown``) is not implemented here.
+Style control (``-f length markdown``) is ``benchmarks/arena_hard_style.py``.
 """
 
 from __future__ import annotations
