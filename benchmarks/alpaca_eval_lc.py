@@ -83,24 +83,24 @@ def _hub_reachable(timeout: float = 3.0) -> str | None:
     return None
 
 
-def hub_file(filename: str, *, cache_dir: str | Path | None = None) -> Path:
-    """One file of the ``tatsu-lab/alpaca_eval`` dataset repo, as alpaca_eval downloads it: the HF cache first;
+def hub_file(filename: str, *, cache_dir: str | Path | None = None, repo: str = HUB_REPO) -> Path:
+    """One file of a hub dataset repo (default ``tatsu-lab/alpaca_eval``, as alpaca_eval downloads it): the HF cache first;
     otherwise downloaded, unless the hub cannot be reached (checked in at most 3 s, so that an offline machine
     gets one line at once instead of huggingface_hub's 25 s of retries)."""
     from huggingface_hub import hf_hub_download, try_to_load_from_cache
 
-    cached = try_to_load_from_cache(HUB_REPO, filename, cache_dir=cache_dir, repo_type="dataset")
+    cached = try_to_load_from_cache(repo, filename, cache_dir=cache_dir, repo_type="dataset")
     if isinstance(cached, str):
         return Path(cached)
     why = _hub_reachable()
     if why is not None:
         raise HarnessError(
-            f"cannot fetch {filename} from the {HUB_REPO} hub dataset ({why}); pass a local copy of {filename}"
+            f"cannot fetch {filename} from the {repo} hub dataset ({why}); pass a local copy of {filename}"
         )
     try:
         return Path(
             hf_hub_download(
-                repo_id=HUB_REPO,
+                repo_id=repo,
                 filename=filename,
                 repo_type="dataset",
                 token=os.environ.get("DATASETS_TOKEN"),
@@ -109,7 +109,7 @@ def hub_file(filename: str, *, cache_dir: str | Path | None = None) -> Path:
         )
     except Exception as exc:  # any hub failure (auth, missing file) is one user-facing error
         raise HarnessError(
-            f"cannot fetch {filename} from the {HUB_REPO} hub dataset ({type(exc).__name__}); "
+            f"cannot fetch {filename} from the {repo} hub dataset ({type(exc).__name__}); "
             f"pass a local copy of {filename} instead"
         ) from exc
 

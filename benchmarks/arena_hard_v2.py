@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.registry import Benchmark, Metric, declare
+from benchmarks.registry import Metric
 from harness.files import read_jsonl
 from harness.types import HarnessError
 
@@ -202,5 +202,4 @@ METRICS = (
     Metric("point_score", "mean battle value x 100 without resampling", True),
     Metric("n_dropped", "judgment rows dropped because a game has no verdict", False, reference=_REF),
 )  # fmt: skip
-# scored from arena-hard-auto's v2.0 files by `harness score arena_hard` (recorded with --record); not run live yet
-BENCHMARK = declare(Benchmark("arena_hard_v2", "2.0", "actor", METRICS))
+# declared (with the live run) in benchmarks/arena_hard_v2_run.py

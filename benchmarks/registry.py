@@ -30,7 +30,7 @@ _MODULES = {
     "taskworld": "benchmarks.taskworld",
     "alpaca_eval": "benchmarks.alpaca_eval_run",
     "arena_hard": "benchmarks.arena_hard_run",
-    "arena_hard_v2": "benchmarks.arena_hard_v2",
+    "arena_hard_v2": "benchmarks.arena_hard_v2_run",
     "mt_bench": "benchmarks.mt_bench_run",
     "head_to_head": "benchmarks.head_to_head",
     "meta_judge": "benchmarks.meta_judge",
