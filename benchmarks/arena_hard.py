@@ -138,13 +138,18 @@ def load_questions(path: str | Path) -> list[dict[str, Any]]:
     return rows
 
 
-def load_judge_config(path: str | Path) -> JudgeConfig:
-    """``judge_config.yaml``; the system prompt, template(s), verdict regex and baseline model are required."""
+def read_yaml(path: str | Path) -> Any:
+    """A YAML file; malformed YAML is one line naming the file and line."""
     try:
-        raw = yaml.safe_load(read_text(path))
+        return yaml.safe_load(read_text(path))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise HarnessError(f"{path}:{mark.line + 1 if mark else '?'}: malformed YAML") from exc
+
+
+def load_judge_config(path: str | Path) -> JudgeConfig:
+    """``judge_config.yaml``; the system prompt, template(s), verdict regex and baseline model are required."""
+    raw = read_yaml(path)
     if not isinstance(raw, dict):
         raise HarnessError(f"{path}: expected a YAML mapping of judge settings")
     for key in ("system_prompt", "prompt_template", "regex_pattern", "baseline_model"):

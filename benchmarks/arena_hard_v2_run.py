@@ -26,11 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from benchmarks import arena_hard_v2 as v2
+from benchmarks.arena_hard import read_yaml
 from benchmarks.registry import Benchmark, BenchmarkResult, EvalContext, declare
-from harness.files import read_jsonl, read_text
+from harness.files import read_jsonl
 from harness.runner import generate
 from harness.spec import file_stem
 from harness.types import HarnessError, Message, MetricValue, Request
@@ -62,23 +61,15 @@ class JudgeSetup:
     baseline: str
 
 
-def _yaml(path: Path) -> Any:
-    try:
-        return yaml.safe_load(read_text(path))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise HarnessError(f"{path}:{mark.line + 1 if mark else '?'}: malformed YAML") from exc
-
-
 def judge_setup(category: str, config_path: Path | None = None) -> JudgeSetup:
     """The v2.0 judge configuration of one category (the config file's fields are all required)."""
     import re
 
-    settings = _yaml(BUILTIN_DIR / "judge_settings.yaml")
+    settings = read_yaml(BUILTIN_DIR / "judge_settings.yaml")
     if category not in settings:
         raise HarnessError(f"--option arena_hard_v2.category={category!r}: expected one of {', '.join(settings)}")
     path = config_path if config_path is not None and config_path.is_file() else BUILTIN_DIR / "arena-hard-v2.0.yaml"
-    raw = _yaml(path)
+    raw = read_yaml(path)
     if not isinstance(raw, dict):
         raise HarnessError(f"{path}: expected a YAML mapping of judge settings")
     for key in ("prompt_template", "regex_patterns", "temperature", "max_tokens"):
