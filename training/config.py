@@ -264,6 +264,12 @@ def _check(cfg: RunConfig, base_dir: Path) -> None:
         check_options(cfg.eval.benchmarks, cfg.eval.options)
     except HarnessError as exc:
         raise HarnessError(f"eval.options: {exc}") from None
+    for key, value in cfg.eval.options.items():  # lm_eval's local task directories: relative to the config
+        if key.rpartition(".")[2] == "include_path" and isinstance(value, str) and value:
+            path = Path(value) if os.path.isabs(value) else base_dir / value
+            if not path.is_dir():
+                raise HarnessError(f"eval.options.{key}: {value} is not a directory")
+            cfg.eval.options[key] = str(path)
     known = known_metrics(cfg.eval.benchmarks)
     validate_rules(cfg.gates, known)
     if cfg.best_metric not in known:

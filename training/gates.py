@@ -43,7 +43,7 @@ OPS: dict[str, Callable[[float, float], bool]] = {
 }  # fmt: skip
 _NEGATION = {">=": "<", "<=": ">", ">": "<=", "<": ">=", "==": "!="}
 _NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
-_METRIC = r"[A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-@/]+)+"
+_METRIC = r"[A-Za-z0-9_\-:]+(?:\.[A-Za-z0-9_\-@/]+)+"
 _RULE = re.compile(rf"^\s*(?P<metric>{_METRIC})\s*(?P<op>>=|<=|==|>|<)\s*(?P<rhs>.*?)\s*$")
 _RHS = re.compile(rf"^(?:(?P<number>{_NUMBER})|prev(?:\s*(?P<pop>[-+*])\s*(?P<operand>{_NUMBER}))?)$")
 

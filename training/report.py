@@ -15,11 +15,12 @@ from rich.console import Console
 from rich.table import Table
 
 
-def _headline() -> list[str]:
-    # declared by the benchmarks (benchmarks.registry): no second list of metric facts here
+def _headline(present: set[str]) -> list[str]:
+    # declared by the benchmarks (benchmarks.registry): no second list of metric facts here; `present` adds the
+    # headline metrics of parametrised benchmarks (lm_eval:TASK.acc)
     from benchmarks.registry import headline_metrics
 
-    return headline_metrics()
+    return headline_metrics(present=sorted(present))
 
 
 def _num(x: Any) -> float | None:
@@ -54,7 +55,7 @@ def delta_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
     rows = summary["iterations"]
     out = []
     present = {k for r in rows for k in r}
-    for m in [h for h in _headline() if f"{h}.delta_prev" in present]:
+    for m in [h for h in _headline(present) if f"{h}.delta_prev" in present]:
         comparisons = [(f"M{r['iteration']} - M{r['iteration'] - 1}", r, "delta_prev") for r in rows[1:]]
         if len(rows) > 2:
             comparisons.append((f"M{rows[-1]['iteration']} - M1", rows[-1], "delta_first"))
@@ -71,7 +72,7 @@ def iteration_table(summary: dict[str, Any], console: Console | None = None) -> 
     console = console or Console(width=100)
     rows = summary["iterations"]
     present = {k for r in rows for k in r if k != "iteration"}
-    metrics = [m for m in _headline() if m in present] or sorted(p for p in present if ".ci_" not in p)[:8]
+    metrics = [m for m in _headline(present) if m in present] or sorted(p for p in present if ".ci_" not in p)[:8]
     table = Table(title=f"harness iterate - run {summary['run_id']} (95% CIs)")
     table.add_column("metric", overflow="fold")
     for r in rows:
