@@ -102,8 +102,9 @@ def test_arena_hard_live_equals_scored_with_retries_and_planted_verdicts(live) -
         f"arena_hard/model_answer/{model}.jsonl",
         f"arena_hard/model_judgment/{judge}/{model}.jsonl",
     ]
-    scored = _score_json("arena_hard", "--answers", str(out / "model_answer"),
-                         "--judgments", str(out / "model_judgment" / judge))["models"][model]  # fmt: skip
+    assert doc["extra"]["bootstrap"] == "questions"  # the live default: whole questions resampled
+    scored = _score_json("arena_hard", "--answers", str(out / "model_answer"), "--judgments",
+                         str(out / "model_judgment" / judge), "--bootstrap", "questions")["models"][model]  # fmt: skip
     assert (m["score"]["value"], m["score"]["ci_low"], m["score"]["ci_high"]) == (
         scored["score"], scored["ci_low"], scored["ci_high"])  # fmt: skip
     assert m["avg_tokens"]["value"] == scored["avg_tokens"] and m["score"]["n"] == scored["n_battles"]
