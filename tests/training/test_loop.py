@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import require
+from tests.conftest import lm_eval_task_dir, require
 
 HARNESS = [sys.executable, "-m", "app"]
 STAGES = ["prompts", "candidates", "judgments", "actor_pairs", "judge_pairs", "dpo", "eval"]
@@ -271,13 +271,20 @@ def test_bad_config(patch: dict, expected: str, tmp_path: Path) -> None:
 
 def test_a_gate_stops_the_run_and_keeps_the_best_iteration(tmp_path: Path) -> None:
     """A gate that M2 cannot pass (a length below zero) stops the loop after M2: the reason is printed,
-    iteration 2 never starts, and the best iteration so far is kept and named."""
+    iteration 2 never starts, and the best iteration so far is kept and named. The config also names an
+    lm-evaluation-harness task (the local tiny_sums, 10 documents): it is evaluated, gated and reported per
+    iteration, with its paired difference."""
     cfg = short_config(tmp_path / "run")
-    cfg["gates"] = ["taskworld.avg_length < prev * 0"]  # vacuous on M1 (no previous value); unreachable on M2
+    cfg["gates"] = ["taskworld.avg_length < prev * 0",  # vacuous on M1 (no previous value); unreachable on M2
+                    "lm_eval:tiny_sums.acc.ci_high >= 0"]  # fmt: skip
     cfg["best_metric"] = "taskworld.accuracy"
+    lm_eval_task_dir(tmp_path / "tasks")
+    cfg["eval"]["benchmarks"] = [*cfg["eval"]["benchmarks"], "lm_eval:tiny_sums"]
+    cfg["eval"]["options"]["lm_eval.include_path"] = "tasks"  # relative to the config's directory
     path = _write(tmp_path / "run.yaml", cfg)
+    env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
     res = subprocess.run([*HARNESS, "iterate", "--config", str(path), "--store", str(tmp_path / "s.sqlite")],
-                         capture_output=True, text=True, timeout=900)  # fmt: skip
+                         capture_output=True, text=True, timeout=900, env=env)  # fmt: skip
     assert res.returncode == 0, res.stderr[-2000:]
     assert "gate after M2: STOP" in res.stdout
     assert re.search(r"FAIL taskworld\.avg_length < prev \* 0: [\d.]+ >= 0 \(prev = [\d.]+\)", res.stdout)
@@ -291,6 +298,24 @@ def test_a_gate_stops_the_run_and_keeps_the_best_iteration(tmp_path: Path) -> No
     assert summary["best_iteration"] == best and summary["best_model"] == str(tmp_path / "run" / f"m{best}")
     assert (Path(summary["best_model"]) / "model.safetensors").exists()
     assert f"kept the best iteration so far by taskworld.accuracy: M{best}" in res.stdout
+    # the lm-eval task, per iteration: rows with CIs, its samples, a paired difference on M2, the gate, the table
+    for it in summary["iterations"]:
+        assert (
+            0 <= it["lm_eval:tiny_sums.acc"] <= 1 and it["lm_eval:tiny_sums.acc.ci_low"] < it["lm_eval:tiny_sums.acc"]
+        )
+    assert "lm_eval:tiny_sums.acc.delta_prev" in summary["iterations"][1]
+    assert re.search(r"PASS lm_eval:tiny_sums\.acc\.ci_high >= 0: ", res.stdout)
+    shown = res.stdout + res.stderr
+    assert re.search(r"lm_eval:tiny_sums\.acc +│ +[\d.]+ \[[-\d.]+, [\d.]+\] +│ +[\d.]+ \[", shown)  # M1, M2
+    assert re.search(r"lm_eval:tiny_sums\.acc +│ M2 - M1 +│ [-+][\d.]+ +│ \[", shown)  # its paired difference
+    with sqlite3.connect(tmp_path / "s.sqlite") as conn:
+        rows = conn.execute("SELECT iteration, value, n FROM results WHERE benchmark = 'lm_eval:tiny_sums' AND "
+                            "metric = 'acc' ORDER BY iteration").fetchall()  # fmt: skip
+        samples = conn.execute("SELECT iteration, sample FROM samples WHERE benchmark = 'lm_eval:tiny_sums'").fetchall()
+    assert [(i, n) for i, _, n in rows] == [(1, 10), (2, 10)]
+    for i, value, _ in rows:  # each iteration's accuracy is the mean of its own stored per-document logs
+        mine = [json.loads(s)["acc"] for it, s in samples if it == i]
+        assert len(mine) == 10 and value == pytest.approx(sum(mine) / 10)
 
 
 @pytest.mark.vllm
