@@ -34,6 +34,7 @@ _MODULES = {
     "mt_bench": "benchmarks.mt_bench_run",
     "head_to_head": "benchmarks.head_to_head",
     "meta_judge": "benchmarks.meta_judge",
+    "judge_alarms": "benchmarks.judge_alarms",
     "lm_eval": "benchmarks.lm_eval_run",
 }
 FAMILIES = ("judge", "actor")

@@ -14,7 +14,8 @@ It answers every chat request from the request alone (no model), as one of four 
   ``[[rating2]]`` for turn 2.
 - **judge under test** (the additive 5-point prompt): the responses carry their human rank as ``[rank=K]``; per
   prompt, with probability ``q_judge`` (:func:`judge_faithful`) the rank-1 response scores 5 and the others 1,
-  otherwise the reverse, so on two-response prompts the pairwise accuracy is q_judge.
+  otherwise the reverse, so on two-response prompts the pairwise accuracy is q_judge. With ``--judge-score S``
+  it scores every response S instead (a saturated judge, for the alarm tests).
 - **actor** (anything else): ``[planted] answer`` plus a request-dependent number of words (lengths vary, so the
   length-controlled GLM has a length term to fit); ``usage.completion_tokens`` is the word count.
 
@@ -117,6 +118,9 @@ class Planted:
                 label = ("A>B" if model_is_a else "B>A") if wins else ("B>A" if model_is_a else "A>B")
                 text = f"My final verdict is: [[{label}]]"
             logprobs = None
+        elif "additive 5-point scoring system" in first_user and a.judge_score:
+            role = "judge"  # the saturated judge of the alarm tests: the same score for every response
+            text, logprobs = f"The response is judged. Score: {a.judge_score:g}", None
         elif "additive 5-point scoring system" in first_user:
             role = "judge"
             prompt = _between(first_user, "User: ", "\n\n<response>")
@@ -189,6 +193,7 @@ def main() -> None:
     parser.add_argument("--rating2", type=float, default=6)
     parser.add_argument("--retry-every", type=int, default=0)
     parser.add_argument("--q-judge", type=float, default=0.8)
+    parser.add_argument("--judge-score", type=float, default=0, help="> 0: the judge gives this score to everything")
     args = parser.parse_args()
     server = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(Planted(args)))
     print(f"planted server on 127.0.0.1:{args.port}", flush=True)

@@ -65,6 +65,9 @@ class GenerationSection:
     max_tokens: int = 64
 
 
+ALARMS = "judge_alarms"  # the benchmark whose metrics the loop records from its own stage data
+
+
 @dataclass
 class JudgeSection:
     prompt: str = "pointwise_additive"
@@ -75,6 +78,9 @@ class JudgeSection:
     max_tokens: int = 128
     # the control of bench/self_improvement.py: every parsed score replaced by a seeded uniform draw from 0..5
     random_scores: bool = False
+    # the judge of the iterations' judgments stage: a model spec (e.g. a fixed external judge); None: the current
+    # model M_t judges its own responses (self-rewarding). EFT and the meta-judge always use the model itself.
+    spec: str | None = None
 
 
 @dataclass
@@ -271,7 +277,15 @@ def _check(cfg: RunConfig, base_dir: Path) -> None:
                 raise HarnessError(f"eval.options.{key}: {value} is not a directory")
             cfg.eval.options[key] = str(path)
     known = known_metrics(cfg.eval.benchmarks)
-    validate_rules(cfg.gates, known)
+    # the loop's own alarms (benchmarks/judge_alarms.py) are gateable too: checked before each DPO step
+    validate_rules(cfg.gates, [*known, *known_metrics([ALARMS])])
+    if cfg.judge.spec is not None:
+        from harness.spec import parse_spec
+
+        try:
+            parse_spec(cfg.judge.spec)
+        except HarnessError as exc:
+            raise HarnessError(f"judge.spec: {exc}") from None
     if cfg.best_metric not in known:
         raise HarnessError(f"best_metric: unknown metric {cfg.best_metric!r} for benchmarks {cfg.eval.benchmarks}")
     if higher_is_better(cfg.best_metric) is None:

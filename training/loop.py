@@ -22,7 +22,7 @@ from harness.runner import Run
 from harness.store import STORE_ENV, Store
 from harness.types import HarnessError, Model
 from training import data, stage_work
-from training.config import IterationSection, RunConfig, config_dict
+from training.config import ALARMS, IterationSection, RunConfig, config_dict
 from training.gates import evaluate_gates, flat_metrics, parse_rules
 from training.launch import train
 from training.stage_dir import StageDir
@@ -49,7 +49,11 @@ class Loop:
         self.store = Store(store_path or os.environ.get(STORE_ENV) or self.root / "store.sqlite")
         self.run = self._start_or_resume_run()
         self.models: dict[str, Model] = {}
-        self.rules = parse_rules(cfg.gates)
+        # rules on the loop's own alarms are checked after each iteration's pairs (before DPO), the rest after
+        # each evaluation
+        rules = parse_rules(cfg.gates)
+        self.alarm_rules = [r for r in rules if r.metric.split(".")[0] == ALARMS]
+        self.rules = [r for r in rules if r.metric.split(".")[0] != ALARMS]
         self.history: list[dict[str, float]] = []
 
     def _start_or_resume_run(self) -> Run:
@@ -83,6 +87,14 @@ class Loop:
 
     def model(self, model_dir: Path) -> Model:
         spec = self.spec(model_dir)
+        if spec not in self.models:
+            self.models[spec] = load_model(spec, store=self.store)
+        return self.models[spec]
+
+    def judge_model(self, current: Path) -> Model:
+        spec = self.cfg.judge.spec
+        if spec is None:
+            return self.model(current)
         if spec not in self.models:
             self.models[spec] = load_model(spec, store=self.store)
         return self.models[spec]
@@ -165,14 +177,19 @@ class Loop:
             if not decision["passed"]:
                 stopped = decision
                 break
-            current = self._iteration(t, it_cfg, current, m0)
+            out = self._iteration(t, it_cfg, current, m0)
+            if isinstance(out, dict):  # an alarm gate failed: stop before training on this iteration's pairs
+                decision = out
+                break
+            current = out
             decision = self._evaluate(StageDir(self.root / f"iter_{t}"), t + 1, current)
         if not decision["passed"]:
             stopped = decision
         return self._finish(stopped)
 
-    def _iteration(self, t: int, it_cfg: IterationSection, current: Path, m0: Path) -> Path:
-        """One iteration M_t -> M_{t+1}: prompts, candidates, judgments, pairs, DPO. Returns M_{t+1}."""
+    def _iteration(self, t: int, it_cfg: IterationSection, current: Path, m0: Path) -> Path | dict[str, Any]:
+        """One iteration M_t -> M_{t+1}: prompts, candidates, judgments, pairs, DPO. Returns M_{t+1}, or the
+        failed alarm gate's decision (then no DPO)."""
         cfg = self.cfg
         nxt = self.root / f"m{t + 1}"
         d = StageDir(self.root / f"iter_{t}")
@@ -224,6 +241,9 @@ class Loop:
                 "meta_judge",
                 [{"metric": k, "value": v} for k, v in biases.items()],
             )
+        stop = self._alarms(t, d, current, judged, actor_pairs)
+        if stop is not None:
+            return stop
         pairs = (actor_pairs if "actor" in it_cfg.pair_types else []) + judge_pairs
         if not pairs:
             raise HarnessError(f"iteration {t}: no preference pairs were selected (see {d.root}/*.manifest.json)")
@@ -297,6 +317,28 @@ class Loop:
         for reason in decision.reasons:
             self.log(f"    {reason}")
         return doc
+
+    def _alarms(
+        self, t: int, d: StageDir, current: Path, judged: list[dict[str, Any]], actor_pairs: list[dict[str, Any]]
+    ) -> dict[str, Any] | None:
+        """Record iteration t's judge alarms (rows of M_t, the judge) and check the alarm rules on them; the failed
+        decision when one fails (the loop then stops before DPO), else None."""
+        from benchmarks.judge_alarms import alarms
+
+        rows = alarms(judged, actor_pairs)
+        record_rows(self.store, self.run.run_id, t, str(current), ALARMS, rows)
+        self.history[t - 1].update(flat_metrics([{"benchmark": ALARMS, **r} for r in rows]))
+        if not self.alarm_rules:
+            return None
+        decision = evaluate_gates(self.alarm_rules, self.history, t - 1)
+        doc = {"iteration": t, "model": str(current), "passed": decision.passed, "reasons": decision.reasons,
+               "stage": "alarms (before DPO)"}  # fmt: skip
+        atomic_write_json(d.root / "alarm_gate.json", doc)
+        self.store.kv_put(f"alarm_gate:{self.run.run_id}:{t}", json.dumps(doc))
+        self.log(f"  alarm gate on M{t}'s judgments: {'continue' if decision.passed else 'STOP (before DPO)'}")
+        for reason in decision.reasons:
+            self.log(f"    {reason}")
+        return None if decision.passed else doc
 
     def _deltas(self, iteration: int, units: dict[str, Any]) -> list[dict[str, Any]]:
         """Paired differences of this evaluation against the previous iteration's and M1's, same items."""

@@ -33,14 +33,18 @@ class StageContext(Protocol):
         """The loaded model of a checkpoint (shared while the loop holds it)."""
         ...
 
+    def judge_model(self, current: Path) -> Model:
+        """The judge of the iterations' judgments: ``judge.spec``'s model, else the current model itself."""
+        ...
+
 
 Rows = tuple[list[dict[str, Any]], dict[str, Any]]
 
 
-def _judge(loop: StageContext, model_dir: Path, n: int, seed: int) -> PointwiseJudge:
+def _judge(loop: StageContext, model_dir: Path, n: int, seed: int, model: Model | None = None) -> PointwiseJudge:
     j = loop.cfg.judge
     return PointwiseJudge(
-        loop.model(model_dir), loop.run, prompt=j.prompt, n=n, temperature=j.temperature, top_p=j.top_p,
+        model or loop.model(model_dir), loop.run, prompt=j.prompt, n=n, temperature=j.temperature, top_p=j.top_p,
         max_tokens=j.max_tokens, seed=seed,
     )  # fmt: skip
 
@@ -189,7 +193,7 @@ def candidates(loop: StageContext, current: Path, prompts: list[dict[str, Any]],
 
 def judge(loop: StageContext, current: Path, cands: list[dict[str, Any]], t: int) -> Rows:
     """N judgments per response; score = mean of the valid ones; parse failures excluded and counted."""
-    j = _judge(loop, current, loop.cfg.judge.n, seed=loop.cfg.seed * 31 + t)
+    j = _judge(loop, current, loop.cfg.judge.n, seed=loop.cfg.seed * 31 + t, model=loop.judge_model(current))
     items = [(c["prompt"], r) for c in cands for r in c["responses"]]
     with loop.progress(f"iteration {t}: judgments", len(items)) as advance:
         scored = j.score(items, on_progress=advance)

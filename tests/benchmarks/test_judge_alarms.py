@@ -1,0 +1,57 @@
+"""The judge alarms, worked by hand on a small iteration (benchmarks/judge_alarms.py)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from benchmarks.judge_alarms import alarms
+from benchmarks.registry import get
+
+
+def _pair(chosen: str, rejected: str, cs: float, rs: float) -> dict:
+    return {"chosen": [{"role": "assistant", "content": chosen}], "rejected": [{"role": "assistant", "content": rejected}],
+            "chosen_score": cs, "rejected_score": rs}  # fmt: skip
+
+
+JUDGED = [
+    # all three means equal: an "all equal" prompt; 6 parsed scores (one None left out), four of them 5
+    {"responses": ["a", "b", "c"], "scores": [[5.0, 5.0], [5.0, None], [4.0, 6.0]], "mean": [5.0, 5.0, 5.0]},
+    # different means: not all equal; scores 3, 1, 2
+    {"responses": ["a", "b"], "scores": [[3.0], [1.0, 2.0]], "mean": [3.0, 1.5]},
+    # one scored response only (the other fully unparsed): not counted among the prompts
+    {"responses": ["a", "b"], "scores": [[5.0], [None]], "mean": [5.0, None]},
+]
+PAIRS = [_pair("one two three", "one", 3.0, 1.5), _pair("a b", "c d e f", 4.0, 3.0)]
+
+
+def test_alarms_by_hand() -> None:
+    got = {r["metric"]: (r["value"], r["n"]) for r in alarms(JUDGED, PAIRS)}
+    assert got["all_equal_share"] == (1 / 2, 2)  # prompts 1 and 2 have >= 2 scored responses; prompt 1 is all equal
+    # parsed scores: 5 5 5 4 6 | 3 1 2 | 5  -> nine, four of them 5
+    assert got["top_score_share"] == (4 / 9, 9)
+    # rounded: {5: 4, 4: 1, 6: 1, 3: 1, 1: 1, 2: 1}
+    p = [4 / 9] + [1 / 9] * 5
+    assert got["score_entropy"][0] == pytest.approx(-sum(x * math.log2(x) for x in p)) and got["score_entropy"][1] == 9
+    assert got["chosen_length"] == (2.5, 2) and got["rejected_length"] == (2.5, 2)  # (3 + 2) / 2, (1 + 4) / 2
+    assert got["score_gap"] == (pytest.approx((1.5 + 1.0) / 2), 2) and got["n_pairs"] == (2.0, 2)
+
+
+def test_a_saturated_judge_fires_the_alarms_and_nothing_unparsed_counts() -> None:
+    always_five = [{"responses": ["a", "b", "c", "d"], "scores": [[5.0, 5.0, None]] * 4, "mean": [5.0] * 4}] * 10
+    got = {r["metric"]: r["value"] for r in alarms(always_five, [])}
+    assert got["all_equal_share"] == 1.0 and got["top_score_share"] == 1.0 and got["score_entropy"] == 0.0
+    assert got["chosen_length"] is None and got["score_gap"] is None and got["n_pairs"] == 0.0
+    # only unparsed judgments: undefined, never a default score
+    unparsed = [{"responses": ["a", "b"], "scores": [[None], [None]], "mean": [None, None]}]
+    got = {r["metric"]: r["value"] for r in alarms(unparsed, [])}
+    assert got["all_equal_share"] is None and got["top_score_share"] is None and got["score_entropy"] is None
+
+
+def test_every_alarm_is_declared_once_with_a_definition() -> None:
+    bench = get("judge_alarms")
+    assert bench.family == "judge" and bench.run is None
+    names = [m.name for m in bench.metrics]
+    assert sorted(names) == sorted(r["metric"] for r in alarms(JUDGED, PAIRS)) and len(set(names)) == len(names)
+    assert all(m.definition for m in bench.metrics)
