@@ -8,6 +8,10 @@ into the training pairs (Meta-Rewarding 2.1). Each alarm is a declared metric of
 so it is gateable: a rule on ``judge_alarms.*`` is checked right after iteration t's pairs are chosen, before DPO
 trains on them, and a failing one stops the loop there.
 
+``rank_consistency`` is recorded with each evaluation from M2 on: the judge benchmark's held-out responses are the
+same every iteration, so the change in how the judge orders them is measured on a fixed probe set at no extra
+cost (it needs ``judge`` among the loop's eval benchmarks).
+
 Inputs: the judgments stage's rows (per prompt: ``responses``, per response ``scores`` (the N parsed scores,
 None for an unparsed one) and ``mean``) and the actor-pairs stage's rows (``chosen``, ``rejected``,
 ``chosen_score``, ``rejected_score``). Unparsed judgments are left out of every alarm (never counted as a score).
@@ -38,7 +42,13 @@ METRICS = (
     Metric("score_gap", "mean chosen-minus-rejected score of the actor pairs", None,
            reference="Temporal Self-Rewarding, arXiv 2508.06026 (chosen/rejected convergence)"),
     Metric("n_pairs", "actor pairs chosen this iteration", None),
+    Metric("rank_consistency", "Kendall tau-b between the previous and this iteration's judge scores of the same "
+           "held-out responses (the judge benchmark's fixed probe set, re-judged every iteration; from M2 on)", True,
+           headline=True, reference="CREAM, arXiv 2410.12735 (ranking consistency across iterations); "
+           "scipy.stats.kendalltau"),
 )  # fmt: skip
+# alarms that compare an iteration with the previous one: a gate on them is vacuous on M1
+VS_PREVIOUS = ("rank_consistency",)
 BENCHMARK = declare(Benchmark("judge_alarms", "1", "judge", METRICS, roles=("judge",)))
 
 
@@ -72,3 +82,22 @@ def alarms(judged: Sequence[dict[str, Any]], actor_pairs: Sequence[dict[str, Any
         {"metric": "score_gap", "value": _mean(gaps), "n": len(actor_pairs)},
         {"metric": "n_pairs", "value": float(len(actor_pairs)), "n": len(actor_pairs)},
     ]  # fmt: skip
+
+
+def rank_consistency(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """Kendall tau-b between two iterations' judge scores of the same responses: the judge benchmark's units
+    (``{prompt_id: {"ranks", "scores"}}``) of both, pooled over every response scored (parsed) in both."""
+    from scipy.stats import kendalltau
+
+    x: list[float] = []
+    y: list[float] = []
+    for pid, unit in after.items():
+        old = before.get(pid)
+        if old is None or len(old["scores"]) != len(unit["scores"]):
+            continue
+        for a, b in zip(old["scores"], unit["scores"], strict=True):
+            if a is not None and b is not None:
+                x.append(float(a))
+                y.append(float(b))
+    tau = kendalltau(x, y, variant="b").statistic if len(x) >= 2 else float("nan")
+    return {"metric": "rank_consistency", "value": None if math.isnan(tau) else float(tau), "n": len(x)}

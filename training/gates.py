@@ -155,8 +155,14 @@ def expand_known(known_metrics: Iterable[str]) -> set[str]:
 
 
 def is_delta(metric: str) -> bool:
+    """A metric that compares an iteration with an earlier one (none exists on M1): a paired difference, or a
+    judge alarm declared as such (``benchmarks.judge_alarms.VS_PREVIOUS``)."""
+    from benchmarks.judge_alarms import VS_PREVIOUS
+
     parts = metric.split(".")
-    return any(d in parts for d in DELTAS)
+    return any(d in parts for d in DELTAS) or (
+        parts[0] == "judge_alarms" and len(parts) > 1 and parts[1] in VS_PREVIOUS
+    )
 
 
 def flat_metrics(rows: Iterable[Mapping[str, Any]]) -> dict[str, float]:

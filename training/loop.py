@@ -302,7 +302,13 @@ class Loop:
 
         rows = d.run("eval", do_eval, config=config_dict(cfg)["eval"], inputs={"model": str(model_dir)}, log=self.log)
         rows = [r for r in rows if ".delta_" not in r["metric"]]
-        rows += self._deltas(iteration, read_json(units_path))
+        units = read_json(units_path)
+        rows += self._deltas(iteration, units)
+        if iteration > 1 and "judge" in units:  # the judge's ordering of the same held-out responses, vs M_{t-1}
+            from benchmarks.judge_alarms import rank_consistency
+
+            before = read_json(self.root / f"iter_{iteration - 2}" / "eval_units.json").get("judge", {})
+            rows.append({"benchmark": ALARMS, **rank_consistency(before, units["judge"])})
         # the deltas, and a resumed eval's rows again (an idempotent upsert): one write per benchmark
         for bench in dict.fromkeys(r["benchmark"] for r in rows):
             mine = [r for r in rows if r["benchmark"] == bench]

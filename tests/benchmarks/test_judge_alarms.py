@@ -53,5 +53,38 @@ def test_every_alarm_is_declared_once_with_a_definition() -> None:
     bench = get("judge_alarms")
     assert bench.family == "judge" and bench.run is None
     names = [m.name for m in bench.metrics]
-    assert sorted(names) == sorted(r["metric"] for r in alarms(JUDGED, PAIRS)) and len(set(names)) == len(names)
+    emitted = [r["metric"] for r in alarms(JUDGED, PAIRS)] + ["rank_consistency"]
+    assert sorted(names) == sorted(emitted) and len(set(names)) == len(names)
     assert all(m.definition for m in bench.metrics)
+
+
+def test_rank_consistency_by_hand_and_unparsed_left_out() -> None:
+    from scipy.stats import kendalltau
+
+    from benchmarks.judge_alarms import rank_consistency
+
+    before = {"p1": {"ranks": [0, 1, 2], "scores": [5.0, 3.0, 1.0]}, "p2": {"ranks": [0, 1], "scores": [4.0, None]},
+              "gone": {"ranks": [0, 1], "scores": [1.0, 2.0]}}  # fmt: skip
+    after = {"p1": {"ranks": [0, 1, 2], "scores": [4.0, 4.0, 2.0]}, "p2": {"ranks": [0, 1], "scores": [2.0, 3.0]},
+             "new": {"ranks": [0, 1], "scores": [1.0, 2.0]}}  # fmt: skip
+    got = rank_consistency(before, after)
+    # pooled over responses scored in both: (5, 4), (3, 4), (1, 2), (4, 2); p2's second is unparsed before
+    x, y = [5.0, 3.0, 1.0, 4.0], [4.0, 4.0, 2.0, 2.0]
+    # tau-b from the pair counts: (concordant - discordant) / sqrt((pairs - ties in x) (pairs - ties in y))
+    assert got["n"] == 4 and got["value"] == pytest.approx(kendalltau(x, y, variant="b").statistic)
+    pairs = [(i, j) for i in range(4) for j in range(i + 1, 4)]
+    conc = sum((x[i] - x[j]) * (y[i] - y[j]) > 0 for i, j in pairs)
+    disc = sum((x[i] - x[j]) * (y[i] - y[j]) < 0 for i, j in pairs)
+    ties_x = sum(x[i] == x[j] for i, j in pairs)
+    ties_y = sum(y[i] == y[j] for i, j in pairs)
+    assert got["value"] == pytest.approx((conc - disc) / math.sqrt((6 - ties_x) * (6 - ties_y)))
+    assert rank_consistency({}, after) == {"metric": "rank_consistency", "value": None, "n": 0}
+
+
+def test_a_gate_on_rank_consistency_is_vacuous_on_m1() -> None:
+    from training.gates import evaluate_gates
+
+    first = evaluate_gates(["judge_alarms.rank_consistency >= 0.5"], [{"judge.spearman": 0.5}], 0)
+    assert first.passed and "vacuous on M1" in first.reasons[0]
+    later = evaluate_gates(["judge_alarms.rank_consistency >= 0.5"], [{}, {"judge_alarms.rank_consistency": 0.2}], 1)
+    assert not later.passed

@@ -81,6 +81,13 @@ def test_every_stage_writes_data_and_dpo_moves_the_model(finished_run: tuple[Pat
         assert (run / f"m{t + 1}" / "model.safetensors").exists()
     summary = json.loads((run / "summary.json").read_text())
     assert [it["iteration"] for it in summary["iterations"]] == [1, 2, 3]
+    # the judge alarms: of M1's and M2's judgments (iterations 1, 2), and the rank consistency from M2 on
+    its = summary["iterations"]
+    assert all(0 <= its[i]["judge_alarms.all_equal_share"] <= 1 for i in (0, 1))
+    assert all(its[i]["judge_alarms.n_pairs"] == _manifest(run / f"iter_{i + 1}", "actor_pairs")["counts"]["rows"]
+               for i in (0, 1))  # fmt: skip
+    assert "judge_alarms.rank_consistency" not in its[0]
+    assert all(-1 <= its[i]["judge_alarms.rank_consistency"] <= 1 for i in (1, 2))
     gate = json.loads((run / "iter_2" / "gate.json").read_text())
     assert gate["iteration"] == 3 and gate["reasons"]
 
