@@ -46,9 +46,13 @@ METRICS = (
            "held-out responses (the judge benchmark's fixed probe set, re-judged every iteration; from M2 on)", True,
            headline=True, reference="CREAM, arXiv 2410.12735 (ranking consistency across iterations); "
            "scipy.stats.kendalltau"),
+    Metric("dpo_reward_agreement", "share of held-out pairs (the judge benchmark's prompts: the previous judge's "
+           "highest- vs lowest-scored response) that DPO's implicit reward log p_t(y|x) - log p_(t-1)(y|x) orders "
+           "as that judge does (from M2 on)", True,
+           reference="Rafailov et al. 2023 (DPO implicit reward); Meta-Rewarding 2.1"),
 )  # fmt: skip
 # alarms that compare an iteration with the previous one: a gate on them is vacuous on M1
-VS_PREVIOUS = ("rank_consistency",)
+VS_PREVIOUS = ("rank_consistency", "dpo_reward_agreement")
 BENCHMARK = declare(Benchmark("judge_alarms", "1", "judge", METRICS, roles=("judge",)))
 
 
@@ -101,3 +105,11 @@ def rank_consistency(before: dict[str, Any], after: dict[str, Any]) -> dict[str,
                 y.append(float(b))
     tau = kendalltau(x, y, variant="b").statistic if len(x) >= 2 else float("nan")
     return {"metric": "rank_consistency", "value": None if math.isnan(tau) else float(tau), "n": len(x)}
+
+
+def reward_agreement(margins_before: Sequence[float], margins_after: Sequence[float]) -> dict[str, Any]:
+    """Share of pairs whose implicit-reward margin grew: (log p_t(c) - log p_t(r)) - (log p_(t-1)(c) - log
+    p_(t-1)(r)) > 0, i.e. DPO's implicit reward prefers the judge's chosen response (a tie counts 0.5)."""
+    diffs = [a - b for a, b in zip(margins_after, margins_before, strict=True)]
+    value = sum(1.0 if d > 0 else 0.5 if d == 0 else 0.0 for d in diffs) / len(diffs) if diffs else None
+    return {"metric": "dpo_reward_agreement", "value": value, "n": len(diffs)}

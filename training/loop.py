@@ -281,14 +281,15 @@ class Loop:
         spec = self.spec(model_dir)
         units_path = d.root / "eval_units.json"
 
+        ctx = EvalContext(
+            model_spec=spec, store=self.store, run=self.run, reference_judge_spec=cfg.eval.reference_judge,
+            limit=cfg.eval.limit, seed=cfg.seed, data={"judge": cfg.eval.judge_data},
+            options={**({"judge_n": cfg.eval.judge_n} if "judge" in cfg.eval.benchmarks else {}), **cfg.eval.options},
+            _models=self.models,
+            progress=self.progress,
+        )  # fmt: skip
+
         def do_eval() -> tuple[list[dict[str, Any]], dict[str, Any]]:
-            ctx = EvalContext(
-                model_spec=spec, store=self.store, run=self.run, reference_judge_spec=cfg.eval.reference_judge,
-                limit=cfg.eval.limit, seed=cfg.seed, data={"judge": cfg.eval.judge_data},
-                options={**({"judge_n": cfg.eval.judge_n} if "judge" in cfg.eval.benchmarks else {}), **cfg.eval.options},
-                _models=self.models,
-                progress=self.progress,
-            )  # fmt: skip
             report = evaluate(
                 cfg.eval.benchmarks, ctx, model=str(model_dir), iteration=iteration, config=config_dict(cfg)["eval"]
             )
@@ -309,6 +310,7 @@ class Loop:
 
             before = read_json(self.root / f"iter_{iteration - 2}" / "eval_units.json").get("judge", {})
             rows.append({"benchmark": ALARMS, **rank_consistency(before, units["judge"])})
+            rows.append({"benchmark": ALARMS, **self._reward_agreement(ctx, before, iteration, model_dir)})
         # the deltas, and a resumed eval's rows again (an idempotent upsert): one write per benchmark
         for bench in dict.fromkeys(r["benchmark"] for r in rows):
             mine = [r for r in rows if r["benchmark"] == bench]
@@ -345,6 +347,32 @@ class Loop:
         for reason in decision.reasons:
             self.log(f"    {reason}")
         return None if decision.passed else doc
+
+    def _reward_agreement(
+        self, ctx: EvalContext, judge_units: dict[str, Any], iteration: int, model_dir: Path
+    ) -> dict[str, Any]:
+        """judge_alarms.dpo_reward_agreement of M_t (t >= 2): on the judge benchmark's held-out prompts, the pair
+        (highest, lowest scored response) of M_{t-1}'s judge — the judge whose pairs trained M_t — and whether
+        DPO's implicit reward, log p_t(y|x) - log p_{t-1}(y|x), ranks that pair the same way."""
+        from benchmarks.judge_alarms import reward_agreement
+        from benchmarks.judge_bench import load_prompts
+
+        prompts = {p.prompt_id: p for p in load_prompts(ctx)}
+        pairs = []
+        for pid, unit in judge_units.items():
+            p = prompts.get(pid)
+            scored = [(s, i) for i, s in enumerate(unit["scores"]) if s is not None]
+            if p is None or len(scored) < 2 or max(scored)[0] == min(scored)[0]:
+                continue  # no judge preference on this prompt (unscored or all tied): left out
+            best, worst = max(scored)[1], min(scored)[1]
+            pairs.append({"prompt": [{"role": "user", "content": p.prompt}],
+                          "chosen": [{"role": "assistant", "content": p.responses[best]}],
+                          "rejected": [{"role": "assistant", "content": p.responses[worst]}]})  # fmt: skip
+        if not pairs:
+            return {"metric": "dpo_reward_agreement", "value": None, "n": 0}
+        before = logprob_margins(self.root / f"m{iteration - 1}", pairs)
+        after = logprob_margins(model_dir, pairs)
+        return reward_agreement(before, after)
 
     def _deltas(self, iteration: int, units: dict[str, Any]) -> list[dict[str, Any]]:
         """Paired differences of this evaluation against the previous iteration's and M1's, same items."""

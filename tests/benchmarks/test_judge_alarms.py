@@ -53,7 +53,7 @@ def test_every_alarm_is_declared_once_with_a_definition() -> None:
     bench = get("judge_alarms")
     assert bench.family == "judge" and bench.run is None
     names = [m.name for m in bench.metrics]
-    emitted = [r["metric"] for r in alarms(JUDGED, PAIRS)] + ["rank_consistency"]
+    emitted = [r["metric"] for r in alarms(JUDGED, PAIRS)] + ["rank_consistency", "dpo_reward_agreement"]
     assert sorted(names) == sorted(emitted) and len(set(names)) == len(names)
     assert all(m.definition for m in bench.metrics)
 
@@ -88,3 +88,12 @@ def test_a_gate_on_rank_consistency_is_vacuous_on_m1() -> None:
     assert first.passed and "vacuous on M1" in first.reasons[0]
     later = evaluate_gates(["judge_alarms.rank_consistency >= 0.5"], [{}, {"judge_alarms.rank_consistency": 0.2}], 1)
     assert not later.passed
+
+
+def test_dpo_reward_agreement_by_hand() -> None:
+    from benchmarks.judge_alarms import reward_agreement
+
+    # margins (log p(chosen) - log p(rejected)) before and after DPO: grew, shrank, unchanged, grew
+    got = reward_agreement([1.0, 2.0, 0.5, -3.0], [1.5, 1.0, 0.5, -1.0])
+    assert got == {"metric": "dpo_reward_agreement", "value": (1 + 0 + 0.5 + 1) / 4, "n": 4}
+    assert reward_agreement([], [])["value"] is None

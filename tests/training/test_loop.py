@@ -88,6 +88,7 @@ def test_every_stage_writes_data_and_dpo_moves_the_model(finished_run: tuple[Pat
                for i in (0, 1))  # fmt: skip
     assert "judge_alarms.rank_consistency" not in its[0]
     assert all(-1 <= its[i]["judge_alarms.rank_consistency"] <= 1 for i in (1, 2))
+    assert all(0 <= its[i]["judge_alarms.dpo_reward_agreement"] <= 1 for i in (1, 2))
     gate = json.loads((run / "iter_2" / "gate.json").read_text())
     assert gate["iteration"] == 3 and gate["reasons"]
 
