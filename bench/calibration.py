@@ -1,6 +1,6 @@
 """CI coverage of the live headline metrics against planted truths: the README's calibration table, in one run.
 
-    python bench/calibration.py [--reps 200]
+    python bench/calibration.py [--reps 200] [--only judge,alpaca_eval,arena_hard,mt_bench]
 
 Runs ``tests.app.test_calibration.coverage_table`` (live `harness eval` runs against tests/planted_server.py, a
 fresh seeded draw per repetition; see that module) and prints, per metric, the share of repetitions whose 95% CI
@@ -24,13 +24,14 @@ from tests.app.test_calibration import EXPECTED, KNOWN_GAPS, PLANTED, coverage_t
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--reps", type=int, default=200)
+    ap.add_argument("--only", default="judge,alpaca_eval,arena_hard,mt_bench", help="benchmarks to repeat")
     args = ap.parse_args()
     shared = ROOT.parent / "shared" / "data"
     if not shared.is_dir():
         print(f"calibration: {shared} not found (the AlpacaEval reference outputs are read from it)")
         return 1
     with tempfile.TemporaryDirectory() as tmp:
-        table = coverage_table(shared, Path(tmp), args.reps)
+        table = coverage_table(shared, Path(tmp), args.reps, tuple(args.only.split(",")))
     print(f"CI coverage over {args.reps} planted repetitions (95% intervals):")
     for key, cov in table.items():
         gap = "  (known gap)" if key in KNOWN_GAPS else ""

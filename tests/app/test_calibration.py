@@ -55,7 +55,9 @@ KNOWN_GAPS = {
 }
 
 
-def coverage_table(shared: Path, tmp: Path, reps: int) -> dict[tuple[str, str], float]:
+def coverage_table(
+    shared: Path, tmp: Path, reps: int, only: tuple[str, ...] = ("judge", "alpaca_eval", "arena_hard", "mt_bench")
+) -> dict[tuple[str, str], float]:
     from app.eval import run_eval
     from benchmarks.arena_hard import score_arena_hard
 
@@ -66,25 +68,27 @@ def coverage_table(shared: Path, tmp: Path, reps: int) -> dict[tuple[str, str], 
               for i, r in enumerate(reference)]  # fmt: skip
     (tmp / "ranked.jsonl").write_text("".join(json.dumps(r) + "\n" for r in ranked))
     server = PlantedServer(p_win=P_WIN, rating1=0, retry_every=0, q_judge=Q_JUDGE)
-    hits = dict.fromkeys(PLANTED, 0)
+    planted = {key: value for key, value in PLANTED.items() if key[0] in only}
+    hits = dict.fromkeys(planted, 0)
+    data = {"alpaca_eval_reference": str(tmp / "reference.json"), "judge": str(tmp / "ranked.jsonl")}
     try:
         for k in range(reps):
             doc = run_eval(
-                model_spec=server.spec("actor"), benchmarks=["judge", "alpaca_eval", "arena_hard", "mt_bench"],
+                model_spec=server.spec("actor"), benchmarks=list(only),
                 judge_spec=server.spec(f"judge-s{k}") + "?concurrency=16",
                 annotator_spec=server.spec(f"judge-s{k}") + "?concurrency=16",
-                data={"alpaca_eval_reference": str(tmp / "reference.json"), "judge": str(tmp / "ranked.jsonl")},
-                options={"alpaca_eval.lc": "off"}, limit=N,
+                data={k: v for k, v in data.items() if k.split("_reference")[0] in only},
+                options={"alpaca_eval.lc": "off"} if "alpaca_eval" in only else {}, limit=N,
                 store_path=str(tmp / "s.sqlite"), out_dir=str(tmp / "out" / str(k)), quiet=True,
             )  # fmt: skip
-            for (bench, metric), planted in PLANTED.items():
+            for (bench, metric), value in planted.items():
                 if metric.startswith("score --bootstrap"):  # harness score's function on the files the run wrote
                     extra = doc["benchmarks"][bench]["extra"]
                     judged = tmp / "out" / str(k) / bench / "model_judgment" / extra["judge"]
                     m = score_arena_hard(None, judged, bootstrap="battles")["models"][extra["model"]]
                 else:
                     m = next(x for x in doc["benchmarks"][bench]["metrics"] if x["metric"] == metric)
-                hits[bench, metric] += m["ci_low"] <= planted <= m["ci_high"]
+                hits[bench, metric] += m["ci_low"] <= value <= m["ci_high"]
     finally:
         server.stop()
     return {key: h / reps for key, h in hits.items()}
