@@ -9,15 +9,18 @@ self-chosen pairs (Meta-Rewarding Sec. 3.4).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from benchmarks import judge_metrics, taskworld
 from benchmarks.ranked_data import RankedPrompt, load_ranked
 from benchmarks.registry import Benchmark, BenchmarkResult, EvalContext, Metric, declare
+from harness.stats import metric_with_ci
 from harness.types import MetricValue
 from judges.pairwise import PairwiseJudge
-from judges.pointwise import PointwiseJudge
+from judges.pointwise import PointwiseJudge, PointwiseScore
 
 BUILTIN = "builtin:taskworld"
 _JM = "benchmarks/judge_metrics.py"
@@ -33,6 +36,7 @@ class JudgeParams:
     judge_max_tokens: int = 256
     n_resamples: int = 1000  # bootstrap rounds of the CIs
     taskworld_n: int = 300  # prompts of the built-in held-out data (without --limit)
+    pairwise: bool = False  # also judge each prompt's human best-vs-worst pair in both orders (order consistency)
 
 
 METRICS = (
@@ -58,6 +62,23 @@ METRICS = (
     *(Metric(f"score_frac_{k}", f"share of parsed judgment scores nearest to {k} (halves up)", None) for k in range(6)),
     Metric("length_bias", "over response pairs the judge orders, share where the longer response wins (0.5: none)",
            None),
+    Metric("unscored_judgments", "judgments whose score did not parse: unscored (left out of every metric), "
+           "never a tie or a loss", None),
+    Metric("best_of_k", "per prompt, 1 if the human-best response scores strictly highest, 1/k if tied at the top "
+           "with k responses, else 0; unscored responses left out, a prompt whose best is unscored left out", True,
+           headline=True, reference="RewardBench 2 (best-of-4 accuracy, ties 1/k)"),
+    Metric("prefer_lists", "over response pairs the judge orders where exactly one has a markdown list line, share "
+           "where the list one wins (0.5: none)", None),
+    Metric("score_variance", "mean over responses with >= 2 scored judgments of their population variance "
+           "(judge_n >= 2)", None, reference="Meta-Rewarding Sec. 2.2 (score variance of N judgments)"),
+    Metric("seconds_per_1k", "wall seconds of the judge's pointwise calls per 1000 judgments (cached calls are "
+           "near 0)", False),
+    Metric("order_flip_rate", "with pairwise=true: share of human best-vs-worst pairs whose verdict changes when "
+           "the order is swapped (an unscored order: pair left out)", False, reference="JudgeBench (consistency)"),
+    Metric("consistent_accuracy", "with pairwise=true: share of best-vs-worst pairs both orders decide for the "
+           "human-better response (a flip is wrong)", True, reference="JudgeBench"),
+    Metric("first_position_rate", "with pairwise=true: share of decisive scored orders won by the response shown "
+           "first (0.5: none)", None, reference="FastChat #3252; Meta-Rewarding Table 5"),
     Metric("agreement", "agreement with the reference judge on human best-vs-worst pairs (judge tie = 0.5)", True,
            headline=True, reference="Meta-Rewarding Sec. 3.4"),
     Metric("agreement_without_ties", "agreement with the reference judge, pairs the judge ties dropped", True),
@@ -96,8 +117,10 @@ def run_judge_benchmark(ctx: EvalContext) -> BenchmarkResult:
         max_tokens=opts.judge_max_tokens, seed=ctx.seed,
     )  # fmt: skip
     items = [(p.prompt, r) for p in prompts for r in p.responses]
+    start = time.perf_counter()
     with ctx.progress("judge: pointwise judgments", len(items)) as advance:
         scored = judge.score(items, on_progress=advance)
+    elapsed = time.perf_counter() - start
     per_prompt: list[list[float | None]] = []
     k = 0
     for p in prompts:
@@ -124,6 +147,12 @@ def run_judge_benchmark(ctx: EvalContext) -> BenchmarkResult:
     ]
     lb = judge_metrics.length_bias(pairs_len)
     metrics.append(MetricValue("length_bias", lb.value, n=lb.n))
+    metrics += diagnostics(prompts, per_prompt, scored, seed=ctx.seed, n_resamples=opts.n_resamples)
+    n_judg = len(all_scores)
+    metrics.append(MetricValue("unscored_judgments", float(n_judg - n_parsed), n=n_judg))
+    metrics.append(MetricValue("seconds_per_1k", elapsed / n_judg * 1000 if n_judg else None, n=n_judg))
+    if opts.pairwise:
+        metrics += order_metrics(ctx, prompts, seed=ctx.seed, n_resamples=opts.n_resamples)
     extra: dict[str, Any] = {"parse_failures": len(all_scores) - n_parsed, "judge": ctx.judge_spec or ctx.model_spec}
     if ctx.reference_judge_spec:
         metrics += reference_agreement(ctx, prompts, per_prompt)
@@ -139,6 +168,81 @@ def run_judge_benchmark(ctx: EvalContext) -> BenchmarkResult:
             })  # fmt: skip
     units = {p.prompt_id: {"ranks": list(p.ranks), "scores": sc} for p, sc in zip(prompts, per_prompt, strict=True)}
     return BenchmarkResult("judge", metrics, samples, extra, units=units)
+
+
+def _mean(xs: Sequence[float]) -> float | None:
+    return float(sum(xs) / len(xs)) if xs else None
+
+
+def _pooled(units: Sequence[tuple[int, int]]) -> float | None:
+    n = sum(u[1] for u in units)
+    return sum(u[0] for u in units) / n if n else None
+
+
+def diagnostics(
+    prompts: Sequence[RankedPrompt],
+    per_prompt: Sequence[Sequence[float | None]],
+    scored: Sequence[PointwiseScore],
+    *,
+    seed: int,
+    n_resamples: int,
+) -> list[MetricValue]:
+    """best_of_k, prefer_lists and score_variance (definitions in ``judge_metrics``), CIs over prompts."""
+    judged = judge_metrics.judged_prompts([p.ranks for p in prompts], per_prompt, [p.prompt_id for p in prompts])
+    bok = [v for v in map(judge_metrics.best_of_k_prompt, judged) if v is not None]
+    lists = []
+    for p, sc in zip(prompts, per_prompt, strict=True):
+        marks = [judge_metrics.has_list(r) for r in p.responses]
+        items = [(judge_metrics.verdict_from_scores(sc[i], sc[j]), marks[i], marks[j])
+                 for i in range(len(sc)) for j in range(i + 1, len(sc))]  # fmt: skip
+        counts = judge_metrics.prefer_lists_counts(items)
+        if counts[1]:
+            lists.append(counts)
+    k, var_units = 0, []
+    for p in prompts:
+        v = judge_metrics.score_variances([s.scores for s in scored[k : k + len(p.responses)]])
+        k += len(p.responses)
+        if v:
+            var_units.append(v)
+    out = [
+        metric_with_ci("best_of_k", bok, _mean, seed=seed, n_resamples=n_resamples),
+        replace(metric_with_ci("prefer_lists", lists, _pooled, seed=seed, n_resamples=n_resamples),
+                n=sum(n for _, n in lists)),
+        replace(metric_with_ci("score_variance", var_units, lambda us: _mean([x for u in us for x in u]),
+                               seed=seed, n_resamples=n_resamples), n=sum(len(u) for u in var_units)),
+    ]  # fmt: skip
+    return out
+
+
+def order_metrics(
+    ctx: EvalContext, prompts: Sequence[RankedPrompt], *, seed: int, n_resamples: int
+) -> list[MetricValue]:
+    """The judge under test as a pairwise judge (``PairwiseJudge``) on each prompt's human best-vs-worst pair in
+    both orders: order_flip_rate, consistent_accuracy, first_position_rate (``judge_metrics.order_consistency``)."""
+    judge = PairwiseJudge(ctx.judge(), ctx.run, seed=seed)
+    items = []
+    for p in prompts:
+        best, worst = p.ranks.index(min(p.ranks)), p.ranks.index(max(p.ranks))
+        if p.ranks[best] != p.ranks[worst]:
+            items.append((p.prompt, p.responses[best], p.responses[worst]))
+    with ctx.progress("judge: pairwise, both orders", len(items)) as advance:
+        verdicts = judge.compare(items)
+        advance(len(items))
+    units = [((_frame(v.p_ab), _frame(v.p_ba)),) for v in verdicts]
+    stat = judge_metrics.order_consistency
+
+    def one(name: str, get: Callable[[judge_metrics.OrderConsistency], float | None]) -> MetricValue:
+        full = stat([u[0] for u in units])
+        mv = metric_with_ci(name, units, lambda us: get(stat([u[0] for u in us])), seed=seed, n_resamples=n_resamples)
+        return replace(mv, n=full.n_orders if name == "first_position_rate" else full.n_pairs)
+
+    return [one("order_flip_rate", lambda o: o.flip_rate), one("consistent_accuracy", lambda o: o.consistent_accuracy),
+            one("first_position_rate", lambda o: o.first_position_rate)]  # fmt: skip
+
+
+def _frame(p: float | None) -> judge_metrics.Verdict:
+    """A per-order preference (1 = A better, 2 = B better, already in the (a, b) frame) as a verdict."""
+    return None if p is None else "A" if p < 1.5 else "B" if p > 1.5 else "tie"
 
 
 def _self_verdict(a: float | None, b: float | None) -> str | None:

@@ -16,6 +16,7 @@ first is preferred), ``"B"`` (the second), ``"tie"``, or ``None`` (unparsed).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal, NamedTuple
@@ -477,3 +478,116 @@ def judge_quality_report(
         mv = metric_with_ci(name, units, statistic, seed=seed, n_resamples=n_resamples)
         out.append(replace(mv, n=sum(count(s) for s in units)))
     return out
+
+
+# ---- judge diagnostics (issue 15): the evaluator table of `harness eval --benchmarks judge` ----
+# Each takes per-prompt units so that `metric_with_ci` bootstraps over prompts. An unparsed judgment is
+# UNSCORED: it is left out of every numerator and denominator below (and counted by the caller), so it can
+# never become a tie, a flip or a loss (tests/benchmarks/test_judge_diagnostics.py checks each).
+
+
+def best_of_k_prompt(p: JudgedPrompt) -> float | None:
+    """RewardBench 2 best-of-k on one prompt: 1 if the human-best response's score is strictly the highest,
+    1/k if it ties at the top with k responses (itself included), else 0.
+
+    Unscored responses are left out (never a loss); ``None`` (no unit) where the human-best response is
+    unscored, humans tie for best, or fewer than 2 responses are scored.
+    """
+    best = [i for i, r in enumerate(p.ranks) if r == min(p.ranks)]
+    if len(best) != 1 or p.scores[best[0]] is None:
+        return None
+    scored = [s for s in p.scores if s is not None]
+    if len(scored) < 2:
+        return None
+    top, mine = max(scored), p.scores[best[0]]
+    return 1.0 / sum(s == top for s in scored) if mine == top else 0.0
+
+
+_LIST_LINE = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+\S")
+
+
+def has_list(text: str) -> bool:
+    """Does the text contain a markdown list line (``-``, ``*``, ``+`` or ``1.``/``1)`` item)?"""
+    return any(_LIST_LINE.match(line) for line in text.splitlines())
+
+
+def prefer_lists_counts(items: Sequence[tuple[Verdict, bool, bool]]) -> tuple[int, int]:
+    """(hits, n) over ``(verdict, first_has_list, second_has_list)`` pairs: n counts the decisive verdicts
+    (``"A"``/``"B"``: both scored, not tied) where exactly one response has a list; hits those the list wins.
+    """
+    hits = n = 0
+    for k, (v, list_a, list_b) in enumerate(items):
+        _check_verdict(v, k, "item")
+        if v in ("A", "B") and list_a != list_b:
+            n += 1
+            hits += (v == "A") == list_a
+    return hits, n
+
+
+def score_variances(judgments: Sequence[Sequence[float | None]]) -> list[float]:
+    """Per response with at least 2 scored judgments: the population variance (ddof=0, as
+    ``PointwiseScore.variance``) of its scored judgments; unscored ones are left out."""
+    out = []
+    for js in judgments:
+        valid = [float(s) for s in js if s is not None]
+        if len(valid) >= 2:
+            out.append(float(np.var(valid)))
+    return out
+
+
+class OrderConsistency(NamedTuple):
+    """JudgeBench-style order consistency of pairwise verdicts; see :func:`order_consistency`."""
+
+    flip_rate: float | None
+    consistent_accuracy: float | None
+    first_position_rate: float | None
+    n_pairs: int  # pairs with both orders scored
+    n_orders: int  # decisive scored orders (the first-position denominator)
+    n_unscored: int  # pairs with at least one unscored order
+
+
+def order_consistency(pairs: Sequence[tuple[Verdict, Verdict]]) -> OrderConsistency:
+    """Per pair (human-better x, human-worse y), the verdict of order (x, y) and of order (y, x), both already
+    in the (x, y) frame (``"A"`` = x preferred; the ``PairwiseVerdict.p_ab``/``p_ba`` convention).
+
+    - ``flip_rate``: share of pairs whose two orders disagree (a tie in one order and a preference in the
+      other is a flip) -- JudgeBench's inconsistency;
+    - ``consistent_accuracy``: share of pairs where BOTH orders prefer x (a flip counts wrong; JudgeBench);
+    - ``first_position_rate``: over decisive scored orders, the share won by the response shown first
+      (order 1 shows x first, order 2 shows y first); 0.5 = no position bias (FastChat #3252).
+    A pair with an unscored order is left out of the pair metrics (unscored, not a flip); its scored order
+    still counts for ``first_position_rate``.
+    """
+    flips = right = n = first = orders = unscored = 0
+    for k, (v1, v2) in enumerate(pairs):
+        _check_verdict(v1, k, "order-1 verdict")
+        _check_verdict(v2, k, "order-2 verdict")
+        for v, x_first in ((v1, True), (v2, False)):
+            if v in ("A", "B"):
+                orders += 1
+                first += (v == "A") == x_first
+        if v1 is None or v2 is None:
+            unscored += 1
+            continue
+        n += 1
+        flips += v1 != v2
+        right += v1 == v2 == "A"
+    return OrderConsistency(_ratio(flips, n), _ratio(right, n), _ratio(first, orders), n, orders, unscored)
+
+
+def krippendorff_alpha_ordinal(ratings: Sequence[Sequence[float | None]]) -> float | None:
+    """Krippendorff's alpha, ordinal level, between raters: ``ratings[j][u]`` is rater j's score of unit u
+    (``None`` = unscored: a missing value, not a rating). Computed by the ``krippendorff`` package
+    (Castro 2017, https://github.com/pln-fing-udelar/fast-krippendorff); ``None`` where fewer than 2 raters, or
+    no unit has 2 scores, or a single value occurs (alpha undefined).
+    """
+    import krippendorff
+
+    data = np.array([[np.nan if s is None else float(s) for s in r] for r in ratings], dtype=float)
+    if data.ndim != 2 or data.shape[0] < 2:
+        return None
+    pairable = np.sum(~np.isnan(data), axis=0) >= 2
+    values = np.unique(data[:, pairable][~np.isnan(data[:, pairable])])
+    if not pairable.any() or len(values) < 2:
+        return None
+    return float(krippendorff.alpha(reliability_data=data[:, pairable], level_of_measurement="ordinal"))
