@@ -66,13 +66,11 @@ METRICS = (
            "never a tie or a loss", None),
     Metric("best_of_k", "per prompt, 1 if the human-best response scores strictly highest, 1/k if tied at the top "
            "with k responses, else 0; unscored responses left out, a prompt whose best is unscored left out", True,
-           headline=True, reference="RewardBench 2 (best-of-4 accuracy, ties 1/k)"),
+           reference="RewardBench 2 (best-of-4 accuracy, ties 1/k)"),
     Metric("prefer_lists", "over response pairs the judge orders where exactly one has a markdown list line, share "
            "where the list one wins (0.5: none)", None),
     Metric("score_variance", "mean over responses with >= 2 scored judgments of their population variance "
            "(judge_n >= 2)", None, reference="Meta-Rewarding Sec. 2.2 (score variance of N judgments)"),
-    Metric("seconds_per_1k", "wall seconds of the judge's pointwise calls per 1000 judgments (cached calls are "
-           "near 0)", False),
     Metric("order_flip_rate", "with pairwise=true: share of human best-vs-worst pairs whose verdict changes when "
            "the order is swapped (an unscored order: pair left out)", False, reference="JudgeBench (consistency)"),
     Metric("consistent_accuracy", "with pairwise=true: share of best-vs-worst pairs both orders decide for the "
@@ -150,10 +148,11 @@ def run_judge_benchmark(ctx: EvalContext) -> BenchmarkResult:
     metrics += diagnostics(prompts, per_prompt, scored, seed=ctx.seed, n_resamples=opts.n_resamples)
     n_judg = len(all_scores)
     metrics.append(MetricValue("unscored_judgments", float(n_judg - n_parsed), n=n_judg))
-    metrics.append(MetricValue("seconds_per_1k", elapsed / n_judg * 1000 if n_judg else None, n=n_judg))
     if opts.pairwise:
         metrics += order_metrics(ctx, prompts, seed=ctx.seed, n_resamples=opts.n_resamples)
-    extra: dict[str, Any] = {"parse_failures": len(all_scores) - n_parsed, "judge": ctx.judge_spec or ctx.model_spec}
+    extra: dict[str, Any] = {"parse_failures": len(all_scores) - n_parsed, "judge": ctx.judge_spec or ctx.model_spec,
+                             # wall time, not a result row: it differs run to run (and is ~0 for cached calls)
+                             "seconds_per_1k": elapsed / n_judg * 1000 if n_judg else None}  # fmt: skip
     if ctx.reference_judge_spec:
         metrics += reference_agreement(ctx, prompts, per_prompt)
     samples = []
