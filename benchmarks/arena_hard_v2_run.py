@@ -84,6 +84,13 @@ def judge_setup(category: str, config_path: Path | None = None) -> JudgeSetup:
         raise HarnessError(f"{path}: field 'regex_patterns' has an invalid regex ({exc})") from exc
     if not isinstance(raw["prompt_template"], str):
         raise HarnessError(f"{path}: field 'prompt_template' must be a string")
+    try:  # checked before any model call: a template error after the answers are paid for loses them
+        raw["prompt_template"].format(QUESTION="", ANSWER_A="", ANSWER_B="")
+    except (KeyError, IndexError, ValueError) as exc:
+        raise HarnessError(f"{path}: field 'prompt_template' has an unknown placeholder ({exc})") from None
+    for key, kind in (("temperature", float), ("max_tokens", int)):
+        if isinstance(raw[key], bool) or not isinstance(raw[key], int | float) or raw[key] < 0:
+            raise HarnessError(f"{path}: field '{key}' must be a non-negative {kind.__name__}")
     return JudgeSetup(raw["prompt_template"], compiled, float(raw["temperature"]), int(raw["max_tokens"]),
                       settings[category]["system_prompt"], settings[category]["baseline"])  # fmt: skip
 

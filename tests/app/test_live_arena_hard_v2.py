@@ -101,3 +101,25 @@ def test_creative_writing_without_the_gemini_answers_is_one_line_before_any_call
     assert "data/arena-hard-v2.0/question.jsonl from the lmarena-ai/arena-hard-auto hub dataset" in hub.stderr
     assert "--data-for arena_hard_v2_dir=DIR" in hub.stderr
     assert sum(stats.values()) == 0 and not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("prompt_template: '{QUESTION} {OTHER}'\nregex_patterns: ['x']\ntemperature: 0\nmax_tokens: 9\n",
+         "field 'prompt_template' has an unknown placeholder"),
+        ("prompt_template: '{QUESTION}'\nregex_patterns: ['x']\ntemperature: hot\nmax_tokens: 9\n",
+         "field 'temperature' must be a non-negative float"),
+        ("prompt_template: '{QUESTION}'\nregex_patterns: ['(']\ntemperature: 0\nmax_tokens: 9\n",
+         "field 'regex_patterns' has an invalid regex"),
+    ],
+)  # fmt: skip
+def test_a_bad_v2_judge_config_is_one_line_naming_the_field(tmp_path: Path, text: str, expected: str) -> None:
+    from benchmarks.arena_hard_v2_run import judge_setup
+    from harness.types import HarnessError
+
+    path = tmp_path / "arena-hard-v2.0.yaml"
+    path.write_text(text)
+    with pytest.raises(HarnessError, match=expected) as err:
+        judge_setup("hard_prompt", path)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
