@@ -32,11 +32,41 @@ def results_table(results: list[Any]) -> Table:
     return table
 
 
+# the evaluator table's columns: (metric of the judge benchmark, header); alpaca_eval's evaluator leaderboard
+EVALUATOR_COLUMNS = (
+    ("pairwise_accuracy_ties_excluded", "pair acc"), ("spearman", "spearman"), ("best_of_k", "best-k"),
+    ("judgment_parse_rate", "parsed"), ("length_bias", "P(long)"), ("prefer_lists", "P(list)"),
+    ("first_position_rate", "P(1st)"), ("order_flip_rate", "flips"), ("score_variance", "var"),
+    ("cost_per_1k", "$/1k"),
+)  # fmt: skip
+
+
+def evaluator_table(evaluators: list[dict[str, Any]]) -> tuple[Table, list[str]]:
+    """One row per judge (J1, J2, ...) and one for their ensemble (last), values to 3 decimals (the CIs are in
+    results.json's rows); returns the table and the legend lines naming each judge in full."""
+    present = {r["metric"] for ev in evaluators for r in ev["metrics"] if r.get("value") is not None}
+    cols = [(m, h) for m, h in EVALUATOR_COLUMNS if m in present]
+    k = len(evaluators) - 1
+    method = evaluators[-1]["judge"].removeprefix("ensemble(").partition(":")[0]
+    names = [f"J{j}" for j in range(1, k + 1)] + [f"{method}({'+'.join(f'J{j}' for j in range(1, k + 1))})"]
+    table = Table(title="judge: evaluators")
+    table.add_column("judge", no_wrap=True, min_width=max(map(len, names)))
+    for _, header in cols:
+        table.add_column(header, justify="right")
+    table.add_column("s/1k", justify="right")
+    for name, ev in zip(names, evaluators, strict=True):
+        by = {r["metric"]: r.get("value") for r in ev["metrics"]}
+        cells = ["-" if by.get(m) is None else f"{by[m]:.3f}" for m, _ in cols]
+        secs = ev.get("seconds_per_1k")
+        table.add_row(name, *cells, "-" if secs is None else f"{secs:.1f}")
+    return table, [f"  {name}: {ev['judge']}" for name, ev in zip(names[:-1], evaluators, strict=False)]
+
+
 def run_eval(
     *,
     model_spec: str,
     benchmarks: list[str],
-    judge_spec: str | None = None,
+    judge_spec: str | list[str] | None = None,
     reference_judge_spec: str | None = None,
     annotator_spec: str | None = None,
     data: dict[str, str] | None = None,
@@ -56,7 +86,10 @@ def run_eval(
     from benchmarks import registry
     from benchmarks.evaluate import evaluate
 
-    for role, spec in (("--model", model_spec), ("--judge", judge_spec), ("--annotator", annotator_spec),
+    judges = [judge_spec] if isinstance(judge_spec, str) else list(judge_spec or [])
+    if len(set(judges)) != len(judges):
+        raise HarnessError("--judge: the same judge is given twice")
+    for role, spec in (("--model", model_spec), *(("--judge", j) for j in judges), ("--annotator", annotator_spec),
                        ("--reference-judge", reference_judge_spec)):  # fmt: skip
         if spec is not None:
             try:
@@ -97,24 +130,28 @@ def run_eval(
     benchmarks = [b for b in benchmarks if b not in unavailable]
     if not benchmarks:
         raise HarnessError("no benchmark of the default suite can run (see above)")
+    if len(judges) > 1 and "judge" not in benchmarks:
+        raise HarnessError("several --judge form an ensemble, which only the judge benchmark evaluates")
     store = Store(store_path)
     config = {
-        "model": model_spec, "benchmarks": benchmarks, "judge": judge_spec, "annotator": annotator_spec,
+        "model": model_spec, "benchmarks": benchmarks, "judge": judges[0] if len(judges) == 1 else judges or None, "annotator": annotator_spec,
         "reference_judge": reference_judge_spec, "data": data or {}, "options": options or {}, "limit": limit,
         "seed": seed, "iteration": iteration,
     }  # fmt: skip
     ctx = registry.EvalContext(
-        model_spec=model_spec, store=store, run=None, judge_spec=judge_spec,  # type: ignore[arg-type]
+        model_spec=model_spec, store=store, run=None,  # type: ignore[arg-type]
+        judge_spec=judges[0] if len(judges) == 1 else None, judge_specs=tuple(judges) if len(judges) > 1 else (),
         reference_judge_spec=reference_judge_spec, annotator_spec=annotator_spec, limit=limit, seed=seed,
         data=data or {}, options=options or {}, progress=progress_bar,
     )  # fmt: skip
     # the models under test load before the run record exists: a bad checkpoint leaves no run behind
     roles = {r for name in benchmarks for r in registry.get(name).roles}
     try:
-        if "actor" in roles or ("judge" in roles and not judge_spec):
+        if "actor" in roles or ("judge" in roles and not judges):
             ctx.actor()
-        if "judge" in roles and judge_spec:
-            ctx.judge()
+        if "judge" in roles:
+            for spec in judges:
+                ctx.load(spec)
     except BaseException:
         ctx.close()
         raise
@@ -132,6 +169,16 @@ def run_eval(
     store.close()
     if not quiet:
         console.print(results_table(report.results))
+        for res in report.results:
+            if res.extra.get("evaluators"):
+                table, legend = evaluator_table(res.extra["evaluators"])
+                console.print(table)
+                console.print("\n".join(legend), highlight=False, soft_wrap=True)
+                alpha = next((m for m in res.metrics if m.name == "krippendorff_alpha"), None)
+                if alpha is not None:
+                    ci = "" if alpha.ci_low is None else f" [{_fmt(alpha.ci_low)}, {_fmt(alpha.ci_high)}]"
+                    console.print(f"Krippendorff's alpha (ordinal) between the judges: {_fmt(alpha.value)}{ci} "
+                                  f"over {alpha.n} responses", highlight=False, soft_wrap=True)  # fmt: skip
     click.echo(summary_line("eval", run, f"wrote {out}/results.json"))
     if unavailable:  # what ran is written and recorded; the exit status says the suite was not whole
         raise HarnessError(
@@ -148,7 +195,11 @@ def run_eval(
     help="Comma-separated benchmark names (default: the suite judge,taskworld,alpaca_eval,arena_hard,mt_bench).",
 )
 @click.option(
-    "--judge", "judge_spec", default=None, help="The judge under test of 'judge' (default: the model itself)."
+    "--judge",
+    "judge_spec",
+    multiple=True,
+    help="The judge under test of 'judge' (default: the model itself); repeat it for an ensemble "
+    "(--option judge.ensemble=mean|majority) with one evaluator row per judge and Krippendorff's alpha.",
 )
 @click.option(
     "--annotator",
@@ -173,7 +224,7 @@ def run_eval(
 def eval_cmd(
     model_spec: str,
     benchmarks: str | None,
-    judge_spec: str | None,
+    judge_spec: tuple[str, ...],
     annotator_spec: str | None,
     judge_n: int | None,
     reference_judge_spec: str | None,
@@ -198,7 +249,7 @@ def eval_cmd(
     run_eval(
         model_spec=model_spec,
         benchmarks=[b.strip() for b in (benchmarks or "").split(",") if b.strip()],
-        judge_spec=judge_spec,
+        judge_spec=list(judge_spec),
         reference_judge_spec=reference_judge_spec,
         annotator_spec=annotator_spec,
         data=data_map,

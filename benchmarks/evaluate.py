@@ -67,6 +67,9 @@ def record_result(
 ) -> list[dict[str, Any]]:
     """Write one benchmark's metric rows and samples (as soon as it finishes: nothing computed is lost)."""
     rows = record_rows(store, run_id, iteration, model, result.benchmark, result.metrics)
+    # an ensemble's judges and the ensemble, each a leaderboard row of its own (alpaca_eval's evaluator table)
+    for ev in result.extra.get("evaluators") or ():
+        record_rows(store, run_id, iteration, ev["judge"], result.benchmark, ev["metrics"])
     store.put_samples(run_id, iteration, model, result.benchmark, result.samples)
     return rows
 

@@ -10,6 +10,7 @@ self-chosen pairs (Meta-Rewarding Sec. 3.4).
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -17,8 +18,10 @@ from typing import Any
 from benchmarks import judge_metrics, taskworld
 from benchmarks.ranked_data import RankedPrompt, load_ranked
 from benchmarks.registry import Benchmark, BenchmarkResult, EvalContext, Metric, declare
+from harness.spec import shown
 from harness.stats import metric_with_ci
-from harness.types import MetricValue
+from harness.types import HarnessError, MetricValue, Model
+from judges.ensemble import METHODS, ensemble_scores
 from judges.pairwise import PairwiseJudge
 from judges.pointwise import PointwiseJudge, PointwiseScore
 
@@ -37,6 +40,7 @@ class JudgeParams:
     n_resamples: int = 1000  # bootstrap rounds of the CIs
     taskworld_n: int = 300  # prompts of the built-in held-out data (without --limit)
     pairwise: bool = False  # also judge each prompt's human best-vs-worst pair in both orders (order consistency)
+    ensemble: str = "mean"  # with several --judge: how their scores combine (judges.ensemble.METHODS)
 
 
 METRICS = (
@@ -77,6 +81,14 @@ METRICS = (
            "human-better response (a flip is wrong)", True, reference="JudgeBench"),
     Metric("first_position_rate", "with pairwise=true: share of decisive scored orders won by the response shown "
            "first (0.5: none)", None, reference="FastChat #3252; Meta-Rewarding Table 5"),
+    Metric("cost_per_1k", "USD per 1000 judgments: (prompt tokens x input price + completion tokens x output price) "
+           "/ judgments x 1000, at the backend's price table (openai_backend.PRICES, spec options price_in / "
+           "price_out, USD per 1M tokens); 0 for local models", False,
+           reference="alpaca_eval evaluators' leaderboard (Price [$/1000 examples])"),
+    Metric("krippendorff_alpha", "with several --judge: Krippendorff's alpha (ordinal) between the judges' response "
+           "scores (unscored = missing), CI over prompts", True,
+           reference="inspect_ai (multi-grader agreement); krippendorff package (Castro 2017)"),
+    Metric("n_judges", "with several --judge: the number of judges in the ensemble", None),
     Metric("agreement", "agreement with the reference judge on human best-vs-worst pairs (judge tie = 0.5)", True,
            headline=True, reference="Meta-Rewarding Sec. 3.4"),
     Metric("agreement_without_ties", "agreement with the reference judge, pairs the judge ties dropped", True),
@@ -105,27 +117,37 @@ def validate(ctx: EvalContext) -> None:
     from judges.prompts import load_prompt
 
     load_prompt(ctx.params("judge").judge_prompt)
+    method = ctx.params("judge").ensemble
+    if method not in METHODS:
+        raise HarnessError(f"--option judge.ensemble must be one of {', '.join(METHODS)}, got {method!r}")
 
 
-def run_judge_benchmark(ctx: EvalContext) -> BenchmarkResult:
-    prompts = load_prompts(ctx)
-    opts: JudgeParams = ctx.params("judge")
-    judge = PointwiseJudge(
-        ctx.judge(), ctx.run, prompt=opts.judge_prompt, n=opts.judge_n, temperature=opts.judge_temperature,
-        max_tokens=opts.judge_max_tokens, seed=ctx.seed,
-    )  # fmt: skip
-    items = [(p.prompt, r) for p in prompts for r in p.responses]
-    start = time.perf_counter()
-    with ctx.progress("judge: pointwise judgments", len(items)) as advance:
-        scored = judge.score(items, on_progress=advance)
-    elapsed = time.perf_counter() - start
+def judge_metric_rows(
+    prompts: Sequence[RankedPrompt],
+    scored: Sequence[PointwiseScore],
+    *,
+    seed: int,
+    n_resamples: int,
+    prices: Sequence[tuple[float, float]] | None = None,
+) -> tuple[list[MetricValue], list[list[float | None]]]:
+    """Every pointwise metric of one judge (or ensemble) from its scores of the prompts' responses, in order.
+
+    Args:
+        prompts: the human-ranked prompts.
+        scored: one score per response, the responses of ``prompts`` flattened in order.
+        seed, n_resamples: the bootstrap of the CIs.
+        prices: (USD per 1M prompt tokens, per 1M completion tokens) of each judge whose tokens ``scored``
+            carries (one pair; an ensemble's members in order); None: cost not reported.
+    Returns:
+        The metric rows and the per-prompt response scores (None = unscored).
+    """
     per_prompt: list[list[float | None]] = []
     k = 0
     for p in prompts:
         per_prompt.append([s.mean for s in scored[k : k + len(p.responses)]])
         k += len(p.responses)
     judged = judge_metrics.judged_prompts([p.ranks for p in prompts], per_prompt, [p.prompt_id for p in prompts])
-    metrics = judge_metrics.judge_quality_report(judged, seed=ctx.seed, n_resamples=opts.n_resamples)
+    metrics = judge_metrics.judge_quality_report(judged, seed=seed, n_resamples=n_resamples)
     all_scores = [s for res in scored for s in res.scores]
     n_parsed = sum(s is not None for s in all_scores)
     # per individual judgment (the report's parse_rate is per response: at least one judgment parsed)
@@ -145,14 +167,74 @@ def run_judge_benchmark(ctx: EvalContext) -> BenchmarkResult:
     ]
     lb = judge_metrics.length_bias(pairs_len)
     metrics.append(MetricValue("length_bias", lb.value, n=lb.n))
-    metrics += diagnostics(prompts, per_prompt, scored, seed=ctx.seed, n_resamples=opts.n_resamples)
+    metrics += diagnostics(prompts, per_prompt, scored, seed=seed, n_resamples=n_resamples)
     n_judg = len(all_scores)
     metrics.append(MetricValue("unscored_judgments", float(n_judg - n_parsed), n=n_judg))
+    if prices is not None:
+        units = [(_cost(s, prices), len(s.scores)) for s in scored]
+        cost = metric_with_ci("cost_per_1k", units, lambda us: _per_1k(us), seed=seed, n_resamples=n_resamples)
+        metrics.append(replace(cost, n=n_judg))
+    return metrics, per_prompt
+
+
+def _cost(score: PointwiseScore, prices: Sequence[tuple[float, float]]) -> float:
+    """USD of one response's judgments: an ensemble's members each at their own judge's prices."""
+    own = getattr(score, "members", None) or [score]
+    return sum((m.prompt_tokens * p_in + m.completion_tokens * p_out) / 1e6
+               for m, (p_in, p_out) in zip(own, prices, strict=True))  # fmt: skip
+
+
+def _per_1k(units: Sequence[tuple[float, int]]) -> float | None:
+    n = sum(u[1] for u in units)
+    return sum(u[0] for u in units) / n * 1000 if n else None
+
+
+def model_prices(model: Any) -> tuple[float, float]:
+    """A judge's USD per 1M (prompt, completion) tokens: the OpenAI-compatible backend's table
+    (``harness.backends.openai_backend.PRICES``, overridden by the spec's ``price_in`` / ``price_out``); 0 for a
+    local model (hf, vllm), which costs no money per token."""
+    prices = getattr(model, "prices", None)
+    return (float(prices[0]), float(prices[1])) if prices is not None else (0.0, 0.0)
+
+
+def run_judge_benchmark(ctx: EvalContext) -> BenchmarkResult:
+    prompts = load_prompts(ctx)
+    opts: JudgeParams = ctx.params("judge")
+    specs = list(ctx.judge_specs) or [ctx.judge_spec or ctx.model_spec]
+    members = [
+        PointwiseJudge(
+            ctx.load(spec), ctx.run, prompt=opts.judge_prompt, n=opts.judge_n, temperature=opts.judge_temperature,
+            max_tokens=opts.judge_max_tokens, seed=ctx.seed,
+        )
+        for spec in specs
+    ]  # fmt: skip
+    prices = [model_prices(j.model) for j in members]
+    items = [(p.prompt, r) for p in prompts for r in p.responses]
+    member_scores: list[list[PointwiseScore]] = []
+    seconds: list[float] = []
+    with ctx.progress("judge: pointwise judgments", len(items) * len(members)) as advance:
+        for judge in members:
+            start = time.perf_counter()
+            member_scores.append(judge.score(items, on_progress=advance))
+            seconds.append(time.perf_counter() - start)
+    ensemble = len(members) > 1
+    scored: list[PointwiseScore] = list(ensemble_scores(member_scores, opts.ensemble)) if ensemble else member_scores[0]
+    metrics, per_prompt = judge_metric_rows(prompts, scored, seed=ctx.seed, n_resamples=opts.n_resamples,
+                                            prices=prices)  # fmt: skip
+    n_judg = sum(len(s.scores) for s in scored)
     if opts.pairwise:
-        metrics += order_metrics(ctx, prompts, seed=ctx.seed, n_resamples=opts.n_resamples)
-    extra: dict[str, Any] = {"parse_failures": len(all_scores) - n_parsed, "judge": ctx.judge_spec or ctx.model_spec,
+        metrics += order_metrics(ctx, [j.model for j in members], prompts, seed=ctx.seed,
+                                 n_resamples=opts.n_resamples)  # fmt: skip
+    extra: dict[str, Any] = {"parse_failures": sum(s.n_failed for s in scored),
+                             "judge": ensemble_label(specs, opts.ensemble) if ensemble else shown(specs[0]),
                              # wall time, not a result row: it differs run to run (and is ~0 for cached calls)
-                             "seconds_per_1k": elapsed / n_judg * 1000 if n_judg else None}  # fmt: skip
+                             "seconds_per_1k": sum(seconds) / n_judg * 1000 if n_judg else None}  # fmt: skip
+    if ensemble:
+        metrics.append(agreement_between(prompts, member_scores, seed=ctx.seed, n_resamples=opts.n_resamples))
+        metrics.append(MetricValue("n_judges", float(len(members)), n=len(members)))
+        extra["evaluators"] = evaluator_rows(ctx, specs, members, member_scores, seconds, prompts, opts)
+        extra["evaluators"].append({"judge": extra["judge"], "metrics": [m.to_row() for m in metrics],
+                                    "seconds_per_1k": extra["seconds_per_1k"]})  # fmt: skip
     if ctx.reference_judge_spec:
         metrics += reference_agreement(ctx, prompts, per_prompt)
     samples = []
@@ -161,12 +243,65 @@ def run_judge_benchmark(ctx: EvalContext) -> BenchmarkResult:
         for resp, rank in zip(p.responses, p.ranks, strict=True):
             res = scored[k]
             k += 1
-            samples.append({
+            sample = {
                 "prompt_id": p.prompt_id, "human_rank": rank, "response": resp, "score": res.mean,
                 "judgments": res.judgments, "scores": res.scores, "parsed": [s is not None for s in res.scores],
-            })  # fmt: skip
+            }  # fmt: skip
+            if ensemble:
+                sample["judge_scores"] = [m[k - 1].mean for m in member_scores]
+            samples.append(sample)
     units = {p.prompt_id: {"ranks": list(p.ranks), "scores": sc} for p, sc in zip(prompts, per_prompt, strict=True)}
     return BenchmarkResult("judge", metrics, samples, extra, units=units)
+
+
+def ensemble_label(specs: Sequence[str], method: str) -> str:
+    """How an ensemble is named in tables and the store (specs as :func:`harness.spec.shown` prints them)."""
+    return f"ensemble({method}: {' + '.join(shown(s) for s in specs)})"
+
+
+def agreement_between(
+    prompts: Sequence[RankedPrompt],
+    member_scores: Sequence[Sequence[PointwiseScore]],
+    *,
+    seed: int,
+    n_resamples: int,
+) -> MetricValue:
+    """Krippendorff's alpha (ordinal) between the judges over the responses (``judge_metrics``), with a
+    bootstrap CI over prompts; n = responses scored by at least 2 judges."""
+    spans, k = [], 0
+    for p in prompts:
+        spans.append([[m[i].mean for m in member_scores] for i in range(k, k + len(p.responses))])
+        k += len(p.responses)
+
+    def alpha(units: list[list[list[float | None]]]) -> float | None:
+        rows = [r for u in units for r in u]
+        return judge_metrics.krippendorff_alpha_ordinal([[r[j] for r in rows] for j in range(len(member_scores))])
+
+    mv = metric_with_ci("krippendorff_alpha", spans, alpha, seed=seed, n_resamples=n_resamples)
+    pairable = sum(sum(s is not None for s in r) >= 2 for u in spans for r in u)
+    return replace(mv, n=pairable)
+
+
+def evaluator_rows(
+    ctx: EvalContext,
+    specs: Sequence[str],
+    members: Sequence[PointwiseJudge],
+    member_scores: Sequence[Sequence[PointwiseScore]],
+    seconds: Sequence[float],
+    prompts: Sequence[RankedPrompt],
+    opts: JudgeParams,
+) -> list[dict[str, Any]]:
+    """One row per member judge (alpaca_eval's evaluator table): its own metrics, as if it were judged alone."""
+    out = []
+    for spec, judge, scores, secs in zip(specs, members, member_scores, seconds, strict=True):
+        rows, _ = judge_metric_rows(prompts, scores, seed=ctx.seed, n_resamples=opts.n_resamples,
+                                    prices=[model_prices(judge.model)])  # fmt: skip
+        if opts.pairwise:
+            rows += order_metrics(ctx, [judge.model], prompts, seed=ctx.seed, n_resamples=opts.n_resamples)
+        n = sum(len(s.scores) for s in scores)
+        out.append({"judge": shown(spec), "metrics": [m.to_row() for m in rows],
+                    "seconds_per_1k": secs / n * 1000 if n else None})  # fmt: skip
+    return out
 
 
 def _mean(xs: Sequence[float]) -> float | None:
@@ -214,20 +349,27 @@ def diagnostics(
 
 
 def order_metrics(
-    ctx: EvalContext, prompts: Sequence[RankedPrompt], *, seed: int, n_resamples: int
+    ctx: EvalContext, models: Sequence[Model], prompts: Sequence[RankedPrompt], *, seed: int, n_resamples: int
 ) -> list[MetricValue]:
     """The judge under test as a pairwise judge (``PairwiseJudge``) on each prompt's human best-vs-worst pair in
-    both orders: order_flip_rate, consistent_accuracy, first_position_rate (``judge_metrics.order_consistency``)."""
-    judge = PairwiseJudge(ctx.judge(), ctx.run, seed=seed)
+    both orders: order_flip_rate, consistent_accuracy, first_position_rate (``judge_metrics.order_consistency``).
+    With several models (an ensemble) each order's verdict is the majority of the members' verdicts
+    (:func:`majority_verdict`)."""
     items = []
     for p in prompts:
         best, worst = p.ranks.index(min(p.ranks)), p.ranks.index(max(p.ranks))
         if p.ranks[best] != p.ranks[worst]:
             items.append((p.prompt, p.responses[best], p.responses[worst]))
-    with ctx.progress("judge: pairwise, both orders", len(items)) as advance:
-        verdicts = judge.compare(items)
-        advance(len(items))
-    units = [((_frame(v.p_ab), _frame(v.p_ba)),) for v in verdicts]
+    per_model = []
+    with ctx.progress("judge: pairwise, both orders", len(items) * len(models)) as advance:
+        for model in models:
+            per_model.append(PairwiseJudge(model, ctx.run, seed=seed).compare(items))
+            advance(len(items))
+    units = [
+        ((majority_verdict([_frame(v[i].p_ab) for v in per_model]),
+          majority_verdict([_frame(v[i].p_ba) for v in per_model])),)
+        for i in range(len(items))
+    ]  # fmt: skip
     stat = judge_metrics.order_consistency
 
     def one(name: str, get: Callable[[judge_metrics.OrderConsistency], float | None]) -> MetricValue:
@@ -237,6 +379,17 @@ def order_metrics(
 
     return [one("order_flip_rate", lambda o: o.flip_rate), one("consistent_accuracy", lambda o: o.consistent_accuracy),
             one("first_position_rate", lambda o: o.first_position_rate)]  # fmt: skip
+
+
+def majority_verdict(verdicts: Sequence[judge_metrics.Verdict]) -> judge_metrics.Verdict:
+    """The verdict most judges gave (unscored ones left out); several equally common: a tie; none: unscored."""
+    valid = [v for v in verdicts if v is not None]
+    if not valid:
+        return None
+    counts = Counter(valid)
+    top = max(counts.values())
+    modes = [v for v, c in counts.items() if c == top]
+    return modes[0] if len(modes) == 1 else "tie"
 
 
 def _frame(p: float | None) -> judge_metrics.Verdict:

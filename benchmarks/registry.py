@@ -377,6 +377,8 @@ class EvalContext:
     store: Store
     run: Run
     judge_spec: str | None = None
+    # several --judge: an ensemble (judges.ensemble) under test; judge_spec is then None
+    judge_specs: tuple[str, ...] = ()
     reference_judge_spec: str | None = None
     annotator_spec: str | None = None
     limit: int | None = None

@@ -33,11 +33,14 @@ class PointwiseScore:
     mean: mean of the valid scores, None when none is valid. variance: POPULATION variance (ddof=0) of the
     valid scores -- the spread of this response's own judgments, as Meta-Rewarding's response selection
     uses it ("the score variance given by the N different judgments") -- 0.0 for one valid score, None for
-    none. n_valid / n_failed: judgments that parsed / did not.
+    none. n_valid / n_failed: judgments that parsed / did not. prompt_tokens / completion_tokens: what the
+    backend reported for the request (the judge's cost per 1000 judgments).
     """
 
     judgments: list[str]
     scores: list[float | None]
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
     mean: float | None = field(init=False)
     variance: float | None = field(init=False)
     n_valid: int = field(init=False)
@@ -112,6 +115,10 @@ class PointwiseJudge:
         """(instruction, response) -> one PointwiseScore per item, in order."""
         outs = generate(self.model, self.requests(items), self.run, on_progress=on_progress)
         return [
-            PointwiseScore([c.text for c in comps], [parse_score(c.text, self.low, self.high) for c in comps])
+            PointwiseScore(
+                [c.text for c in comps], [parse_score(c.text, self.low, self.high) for c in comps],
+                prompt_tokens=comps[0].prompt_tokens if comps else 0,  # one prompt for the request's n samples
+                completion_tokens=sum(c.completion_tokens for c in comps),
+            )
             for comps in outs
-        ]
+        ]  # fmt: skip

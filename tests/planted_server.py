@@ -15,7 +15,9 @@ It answers every chat request from the request alone (no model), as one of four 
 - **judge under test** (the additive 5-point prompt): the responses carry their human rank as ``[rank=K]``; per
   prompt, with probability ``q_judge`` (:func:`judge_faithful`) the rank-1 response scores 5 and the others 1,
   otherwise the reverse, so on two-response prompts the pairwise accuracy is q_judge. With ``--judge-score S``
-  it scores every response S instead (a saturated judge, for the alarm tests).
+  it scores every response S instead (a saturated judge, for the alarm tests). A response without a rank marker
+  (real data such as the OASST sample) gets :func:`unranked_score`: with probability ``q_judge`` a score shared by
+  every seed (a planted consensus), otherwise the seed's own draw, so judges of different seeds agree in part.
 - **actor** (anything else): ``[planted] answer`` plus a request-dependent number of words (lengths vary, so the
   length-controlled GLM has a length term to fit); ``usage.completion_tokens`` is the word count.
 
@@ -53,6 +55,14 @@ def model_wins(seed: int, p_win: float, key: str) -> bool:
 def judge_faithful(seed: int, q_judge: float, prompt: str) -> bool:
     """Whether the planted judge orders this prompt's responses as the human ranks do."""
     return _unit(seed, "judge", prompt) < q_judge
+
+
+def unranked_score(seed: int, q_judge: float, prompt: str, response: str) -> int:
+    """The planted judge's score (1..5) of a response that carries no rank marker: the consensus score of
+    (prompt, response) with probability q_judge, else this seed's own uniform draw."""
+    if _unit(seed, "follow", prompt, response) < q_judge:
+        return 1 + int(_unit("consensus", prompt, response) * 5)
+    return 1 + int(_unit(seed, "own", prompt, response) * 5)
 
 
 def needs_retry(seed: int, retry_every: int, key: str) -> bool:
@@ -124,8 +134,11 @@ class Planted:
         elif "additive 5-point scoring system" in first_user:
             role = "judge"
             prompt = _between(first_user, "User: ", "\n\n<response>")
-            top = "[rank=1]" in _between(first_user, "<response>", "</response>")
-            score = 5 if top == judge_faithful(seed, a.q_judge, prompt) else 1
+            response = _between(first_user, "<response>", "</response>")
+            if "[rank=" in response:
+                score = 5 if ("[rank=1]" in response) == judge_faithful(seed, a.q_judge, prompt) else 1
+            else:
+                score = unranked_score(seed, a.q_judge, prompt, response)
             text, logprobs = f"The response is judged. Score: {score}", None
         elif "[[rating]]" in system + first_user:
             role = "mt_bench"

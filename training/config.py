@@ -81,6 +81,10 @@ class JudgeSection:
     # the judge of the iterations' judgments stage: a model spec (e.g. a fixed external judge); None: the current
     # model M_t judges its own responses (self-rewarding). EFT and the meta-judge always use the model itself.
     spec: str | None = None
+    # several model specs instead of spec: an ensemble judges the iterations' responses (judges/ensemble.py),
+    # combined by `ensemble` (mean | majority)
+    specs: list[str] = field(default_factory=list)
+    ensemble: str = "mean"
 
 
 @dataclass
@@ -279,13 +283,23 @@ def _check(cfg: RunConfig, base_dir: Path) -> None:
     known = known_metrics(cfg.eval.benchmarks)
     # the loop's own alarms (benchmarks/judge_alarms.py) are gateable too: checked before each DPO step
     validate_rules(cfg.gates, [*known, *known_metrics([ALARMS])])
-    if cfg.judge.spec is not None:
-        from harness.spec import parse_spec
+    from harness.spec import parse_spec
+    from judges.ensemble import METHODS
 
+    if cfg.judge.spec is not None and cfg.judge.specs:
+        raise HarnessError("judge: give spec (one judge) or specs (an ensemble), not both")
+    if len(cfg.judge.specs) == 1 or len(set(cfg.judge.specs)) != len(cfg.judge.specs):
+        raise HarnessError("judge.specs: an ensemble needs 2 or more different model specs (one judge: judge.spec)")
+    for where, spec in [("judge.spec", cfg.judge.spec), *((f"judge.specs[{i}]", s) for i, s in
+                                                          enumerate(cfg.judge.specs))]:  # fmt: skip
+        if spec is None:
+            continue
         try:
-            parse_spec(cfg.judge.spec)
+            parse_spec(spec)
         except HarnessError as exc:
-            raise HarnessError(f"judge.spec: {exc}") from None
+            raise HarnessError(f"{where}: {exc}") from None
+    if cfg.judge.ensemble not in METHODS:
+        raise HarnessError(f"judge.ensemble: must be one of {', '.join(METHODS)}, got {cfg.judge.ensemble!r}")
     if cfg.best_metric not in known:
         raise HarnessError(f"best_metric: unknown metric {cfg.best_metric!r} for benchmarks {cfg.eval.benchmarks}")
     if higher_is_better(cfg.best_metric) is None:

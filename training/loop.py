@@ -91,13 +91,14 @@ class Loop:
             self.models[spec] = load_model(spec, store=self.store)
         return self.models[spec]
 
-    def judge_model(self, current: Path) -> Model:
-        spec = self.cfg.judge.spec
-        if spec is None:
-            return self.model(current)
-        if spec not in self.models:
-            self.models[spec] = load_model(spec, store=self.store)
-        return self.models[spec]
+    def judge_models(self, current: Path) -> list[Model]:
+        specs = self.cfg.judge.specs or ([self.cfg.judge.spec] if self.cfg.judge.spec else [])
+        if not specs:
+            return [self.model(current)]
+        for spec in specs:
+            if spec not in self.models:
+                self.models[spec] = load_model(spec, store=self.store)
+        return [self.models[spec] for spec in specs]
 
     def release(self) -> int:
         """Free the generation engines before training (their memory is needed there); returns how many."""

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from benchmarks import taskworld
 from harness.runner import Run, generate
 from harness.types import HarnessError, Model, Request
+from judges.ensemble import EnsembleJudge
 from judges.meta import Battle, MetaJudge, battle_matrix, elo_scores, meta_judge_biases
 from judges.pointwise import PointwiseJudge
 from judges.prompts import load_prompt
@@ -33,8 +34,9 @@ class StageContext(Protocol):
         """The loaded model of a checkpoint (shared while the loop holds it)."""
         ...
 
-    def judge_model(self, current: Path) -> Model:
-        """The judge of the iterations' judgments: ``judge.spec``'s model, else the current model itself."""
+    def judge_models(self, current: Path) -> list[Model]:
+        """The judge(s) of the iterations' judgments: ``judge.specs``' models (an ensemble), ``judge.spec``'s, else
+        the current model itself."""
         ...
 
 
@@ -193,7 +195,9 @@ def candidates(loop: StageContext, current: Path, prompts: list[dict[str, Any]],
 
 def judge(loop: StageContext, current: Path, cands: list[dict[str, Any]], t: int) -> Rows:
     """N judgments per response; score = mean of the valid ones; parse failures excluded and counted."""
-    j = _judge(loop, current, loop.cfg.judge.n, seed=loop.cfg.seed * 31 + t, model=loop.judge_model(current))
+    members = [_judge(loop, current, loop.cfg.judge.n, seed=loop.cfg.seed * 31 + t, model=m)
+               for m in loop.judge_models(current)]  # fmt: skip
+    j = members[0] if len(members) == 1 else EnsembleJudge(members, loop.cfg.judge.ensemble)
     items = [(c["prompt"], r) for c in cands for r in c["responses"]]
     with loop.progress(f"iteration {t}: judgments", len(items)) as advance:
         scored = j.score(items, on_progress=advance)

@@ -30,6 +30,14 @@ CASES = {
     "eval_prompt_without_placeholders": (
         ["eval", "--model", "hf:{tiny}", "--benchmarks", "judge", "--option", "judge_prompt={tmp}/judge.txt"],
         "judge prompt lacks placeholder(s) {response}"),
+    "eval_same_judge_twice": (["eval", "--model", "hf:{tiny}", "--benchmarks", "judge", "--judge", "hf:{tiny}",
+                               "--judge", "hf:{tiny}"], "--judge: the same judge is given twice"),
+    "eval_unknown_ensemble": (["eval", "--model", "hf:{tiny}", "--benchmarks", "judge", "--judge", "hf:{tiny}",
+                               "--judge", "openai:other@http://127.0.0.1:9/v1", "--option", "judge.ensemble=median"],
+                              "--option judge.ensemble must be one of mean, majority"),
+    "eval_ensemble_without_judge_benchmark": (["eval", "--model", "hf:{tiny}", "--benchmarks", "taskworld",
+                                               "--judge", "hf:{tiny}", "--judge", "openai:other@http://127.0.0.1:9/v1"],
+                                              "several --judge form an ensemble"),
     "eval_unknown_option": (["eval", "--model", "hf:{tiny}", "--benchmarks", "taskworld", "--option", "max_tokns=8"],
                             "--option max_tokns: no option 'max_tokns' in benchmark taskworld"),
     "eval_option_of_another_benchmark": (

@@ -1,7 +1,8 @@
 """A saturated judge in the loop: the alarms fire and a gate on them stops the loop before DPO trains on its pairs.
 
-The iterations' judge is the planted server (``judge.spec``) answering "Score: 5" to every response (the
-NeMo-Aligner failure, "always a 5"); the actor is the tiny model. Every prompt's responses then tie, no actor pair
+The iterations' judge is an ensemble (``judge.specs``, majority) of two planted judges, each answering "Score: 5"
+to every response (the NeMo-Aligner failure, "always a 5"): an ensemble is an ordinary judge in the loop. The
+actor is the tiny model. Every prompt's responses then tie, no actor pair
 can be chosen, and ``judge_alarms.all_equal_share`` is 1.
 """
 
@@ -28,7 +29,8 @@ def test_an_always_5_judge_fires_the_alarms_and_its_gate_stops_the_loop_before_d
         cfg["sft"]["epochs"] = 1
         cfg["prompts"]["n"] = 4
         cfg["generation"]["k"] = 3
-        cfg["judge"] = {"n": 2, "max_tokens": 48, "spec": server.spec("always-5")}
+        cfg["judge"] = {"n": 2, "max_tokens": 48, "specs": [server.spec("always-5-a"), server.spec("always-5-b")],
+                        "ensemble": "majority"}  # fmt: skip
         cfg["iterations"] = [{**cfg["iterations"][0], "pair_types": ["actor"]}]
         cfg["eval"] = {"benchmarks": ["taskworld"], "limit": 5, "options": {"max_tokens": 16}}
         cfg["best_metric"] = "taskworld.accuracy"
@@ -51,7 +53,9 @@ def test_an_always_5_judge_fires_the_alarms_and_its_gate_stops_the_loop_before_d
     assert not (tmp_path / "run" / "m2").exists() and not (tmp_path / "run" / "iter_1" / "dpo.manifest.json").exists()
     judgments = [json.loads(x) for x in (tmp_path / "run" / "iter_1" / "judgments.jsonl").read_text().splitlines()]
     n_responses = sum(len(r["responses"]) for r in judgments)
-    assert judged == 2 * n_responses > 0  # every judgment came from the planted judge (n = 2 per response)
+    # every judgment came from the two planted judges (n = 2 each per response), kept in member order
+    assert judged == 2 * 2 * n_responses > 0
+    assert all(len(j) == 4 for r in judgments for j in r["judgments"])
     with sqlite3.connect(tmp_path / "s.sqlite") as conn:
         rows = dict(
             conn.execute("SELECT metric, value FROM results WHERE benchmark = 'judge_alarms' AND iteration = 1")

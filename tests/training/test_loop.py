@@ -260,6 +260,10 @@ def test_sigkill_at_10_points_and_rerun(finished_run: tuple[Path, Path, str], tm
         ({"eval": {"benchmarks": ["taskworld"], "limit": -3}}, "eval.limit: must be > 0, got -3"),
         ({"judge": {"temperature": -1}}, "judge.temperature: must be >= 0, got -1"),
         ({"base_model": "no/such/dir"}, "base_model: no/such/dir is not a checkpoint directory"),
+        ({"judge": {"specs": ["openai:a@http://127.0.0.1:9/v1"]}}, "judge.specs: an ensemble needs 2 or more"),
+        ({"judge": {"specs": ["openai:a", "bogus:b"]}}, "judge.specs[1]: "),
+        ({"judge": {"specs": ["openai:a", "openai:b"], "ensemble": "median"}}, "judge.ensemble: must be one of"),
+        ({"judge": {"spec": "openai:a", "specs": ["openai:a", "openai:b"]}}, "judge: give spec (one judge) or specs"),
         (
             {"eval": {"benchmarks": ["taskworld"], "options": {"judge_n": 3}}},
             "eval.options: --option judge_n: no option 'judge_n' in benchmark taskworld",

@@ -1,0 +1,119 @@
+"""`harness eval --benchmarks judge --judge A --judge B` on the real OASST sample (issue 15): one evaluator row per
+judge plus their ensemble, with Krippendorff's alpha, each judge a planted one whose scores the test knows.
+
+The judges are two seeds of tests/planted_server.py: each scores an OASST response by
+:func:`unranked_score` (a consensus score with probability Q, else its own draw). The expected numbers are
+computed here from those draws and the human ranks, never by the code under test.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import krippendorff
+import numpy as np
+import pytest
+
+from benchmarks.ranked_data import load_ranked
+from tests.planted_server import unranked_score
+from tests.servers import PlantedServer
+
+Q = 0.7
+
+
+def _accuracy_ties_excluded(ranks: list[list[int]], scores: list[list[float]]) -> tuple[float, int]:
+    """Over response pairs of one prompt with different human ranks (0 = best) and different scores: the share
+    where the higher score goes to the better-ranked response."""
+    right = n = 0
+    for rk, sc in zip(ranks, scores, strict=True):
+        for i in range(len(rk)):
+            for j in range(i + 1, len(rk)):
+                if rk[i] != rk[j] and sc[i] != sc[j]:
+                    n += 1
+                    right += (rk[i] < rk[j]) == (sc[i] > sc[j])
+    return right / n, n
+
+
+def _rows(doc: dict, judge: str) -> dict[str, dict]:
+    (ev,) = [e for e in doc["benchmarks"]["judge"]["extra"]["evaluators"] if e["judge"] == judge]
+    return {r["metric"]: r for r in ev["metrics"]}
+
+
+def test_two_planted_judges_and_their_ensemble_on_the_oasst_sample(shared: Path, tmp_path: Path) -> None:
+    data = shared / "Open-Assistant" / "en_100_tree.jsonl"
+    prompts = load_ranked(str(data))
+    server = PlantedServer(q_judge=Q)
+    try:
+        specs = [server.spec(f"judge-s{k}") + "?concurrency=16" for k in (1, 2)]
+        labels = [f"openai:judge-s{k}@{server.base_url}?concurrency=..." for k in (1, 2)]
+        common = ["--benchmarks", "judge", "--data", str(data), "--option", "judge_n=1",
+                  "--option", "n_resamples=200", "--store", str(tmp_path / "s.sqlite")]  # fmt: skip
+        args = [sys.executable, "-m", "app", "eval", "--model", specs[0], "--judge", specs[0], "--judge", specs[1],
+                *common, "--out", str(tmp_path / "both")]  # fmt: skip
+        res = subprocess.run(args, capture_output=True, text=True, timeout=600, env={"COLUMNS": "100", **_env()})
+        assert res.returncode == 0, res.stderr[-2000:]
+        alone = subprocess.run(
+            [sys.executable, "-m", "app", "eval", "--model", specs[0], "--judge", specs[0], *common,
+             "--out", str(tmp_path / "alone")],
+            capture_output=True, text=True, timeout=600, env=_env(),
+        )  # fmt: skip
+        assert alone.returncode == 0, alone.stderr[-2000:]
+        calls = server.stats()
+    finally:
+        server.stop()
+    n_resp = sum(len(p.responses) for p in prompts)
+    assert n_resp == 641 and calls["judge"] == 2 * n_resp  # the single-judge run reused judge 1's judgments
+    assert "calls made 0" in alone.stdout
+
+    # the printed evaluator table: one row per judge and the ensemble, then alpha
+    out = res.stderr  # the tables are on stderr (app/console.py), the one-line summary on stdout
+    assert "judge: evaluators" in out and "Krippendorff's alpha (ordinal) between the judges" in out
+    table = out[out.index("judge: evaluators") :]
+    rows = [line for line in table.splitlines() if line.startswith("│")]
+    assert [r.split("│")[1].strip() for r in rows] == ["J1", "J2", "mean(J1+J2)"]
+    assert f"J1: {labels[0]}" in table and f"J2: {labels[1]}" in table  # the legend, specs as shown()
+    assert max(len(line) for line in out.splitlines()) <= 100
+
+    doc = json.loads((tmp_path / "both" / "results.json").read_text())
+    ranks = [list(p.ranks) for p in prompts]
+    planted = [[[float(unranked_score(k, Q, p.prompt, r)) for r in p.responses] for p in prompts] for k in (1, 2)]
+    # each judge's row: the planted scores' accuracy, and exactly what the judge scores alone
+    single = {m["metric"]: m for m in json.loads((tmp_path / "alone" / "results.json").read_text())
+              ["benchmarks"]["judge"]["metrics"]}  # fmt: skip
+    for label, scores in zip(labels, planted, strict=True):
+        rows = _rows(doc, label)
+        acc, n = _accuracy_ties_excluded(ranks, scores)
+        assert rows["pairwise_accuracy_ties_excluded"]["value"] == pytest.approx(acc, abs=1e-12)
+        assert rows["pairwise_accuracy_ties_excluded"]["n"] == n
+        assert rows["judgment_parse_rate"]["value"] == 1.0 and rows["cost_per_1k"]["value"] == 0.0
+    for name, row in _rows(doc, labels[0]).items():
+        assert single[name] == row, name
+    # the ensemble (mean of the two scores) is the benchmark's own result
+    ens_scores = [[(a + b) / 2 for a, b in zip(pa, pb, strict=True)] for pa, pb in zip(*planted, strict=True)]
+    acc, n = _accuracy_ties_excluded(ranks, ens_scores)
+    main = {m["metric"]: m for m in doc["benchmarks"]["judge"]["metrics"]}
+    assert main["pairwise_accuracy_ties_excluded"]["value"] == pytest.approx(acc, abs=1e-12)
+    assert main["pairwise_accuracy_ties_excluded"]["n"] == n
+    ens_label = f"ensemble(mean: {labels[0]} + {labels[1]})"
+    assert _rows(doc, ens_label)["pairwise_accuracy_ties_excluded"] == main["pairwise_accuracy_ties_excluded"]
+    # alpha between the judges over the 641 responses
+    flat = np.array([[s for p in judge for s in p] for judge in planted], dtype=float)
+    alpha = krippendorff.alpha(reliability_data=flat, level_of_measurement="ordinal")
+    assert main["krippendorff_alpha"]["value"] == pytest.approx(alpha, abs=1e-12)
+    assert main["krippendorff_alpha"]["n"] == 641
+    lo, hi = main["krippendorff_alpha"]["ci_low"], main["krippendorff_alpha"]["ci_high"]
+    assert lo < alpha < hi and 0.3 < alpha  # the planted consensus (Q = 0.7) shows as agreement
+    # the store: one judge-family row per judge and one for the ensemble (the leaderboard's evaluator table)
+    with sqlite3.connect(tmp_path / "s.sqlite") as conn:
+        models = {m for (m,) in conn.execute("SELECT DISTINCT model FROM results WHERE benchmark = 'judge'")}
+    assert {*labels, ens_label} <= models
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    return {k: v for k, v in os.environ.items() if k != "COLUMNS"}
