@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -94,10 +95,17 @@ def terminal_tables(tables: dict[str, dict[str, Any]], width: int = 80) -> list[
         for c in cols:
             t.add_column(_short_col(c), justify="right", overflow="fold")
         for row in table["rows"]:
-            label = f"M{row['iteration']} {row['run_id'][:8]}" if row["iteration"] is not None else row["model"][-22:]
+            label = f"M{row['iteration']} {row['run_id'][:8]}" if row["iteration"] is not None else _short(row["model"])
             t.add_row(label, *[fmt(row.get(c), with_ci=False, column=c) for c in cols])
         out.append(t)
     return out
+
+
+def _short(model: str) -> str:
+    """A model label for the 80-column table: an API spec without its URL and options (judge-s1, and an ensemble
+    as ensemble(mean: judge-s1 + judge-s2), folded over lines), a checkpoint path by its last 22 characters."""
+    short = re.sub(r"@https?://[^\s)+]*|\?[^\s)+]*|\bopenai:", "", model)
+    return short if short != model or "/" not in model else model[-22:]
 
 
 def _label(row: dict[str, Any]) -> str:

@@ -66,10 +66,15 @@ def record_result(
     store: Store, run_id: str, iteration: int | None, model: str, result: BenchmarkResult
 ) -> list[dict[str, Any]]:
     """Write one benchmark's metric rows and samples (as soon as it finishes: nothing computed is lost)."""
-    rows = record_rows(store, run_id, iteration, model, result.benchmark, result.metrics)
-    # an ensemble's judges and the ensemble, each a leaderboard row of its own (alpaca_eval's evaluator table)
-    for ev in result.extra.get("evaluators") or ():
-        record_rows(store, run_id, iteration, ev["judge"], result.benchmark, ev["metrics"])
+    evaluators = result.extra.get("evaluators") or ()
+    if evaluators:
+        # several judges: each judge and their ensemble are rows of their own, under their names (alpaca_eval's
+        # evaluator table); the model under test was not judged, so no judge row is recorded under its name
+        rows = [canonical_row(result.benchmark, m) for m in result.metrics]
+        for ev in evaluators:
+            record_rows(store, run_id, iteration, ev["judge"], result.benchmark, ev["metrics"])
+    else:
+        rows = record_rows(store, run_id, iteration, model, result.benchmark, result.metrics)
     store.put_samples(run_id, iteration, model, result.benchmark, result.samples)
     return rows
 

@@ -109,8 +109,18 @@ def test_two_planted_judges_and_their_ensemble_on_the_oasst_sample(shared: Path,
     assert lo < alpha < hi and 0.3 < alpha  # the planted consensus (Q = 0.7) shows as agreement
     # the store: one judge-family row per judge and one for the ensemble (the leaderboard's evaluator table)
     with sqlite3.connect(tmp_path / "s.sqlite") as conn:
-        models = {m for (m,) in conn.execute("SELECT DISTINCT model FROM results WHERE benchmark = 'judge'")}
-    assert {*labels, ens_label} <= models
+        query = "SELECT DISTINCT model FROM results WHERE benchmark = 'judge' AND run_id = ?"
+        models = {m for (m,) in conn.execute(query, (doc["run_id"],))}
+    assert models == {*labels, ens_label}  # the model under test was not judged: no judge row of its own
+    # the leaderboard's judge family: one row per judge and the ensemble, named readably at 80 columns
+    lb = subprocess.run([sys.executable, "-m", "app", "leaderboard", "--store", str(tmp_path / "s.sqlite"), "--out",
+                         str(tmp_path / "lb")], capture_output=True, text=True, timeout=300, env=_env())  # fmt: skip
+    assert lb.returncode == 0, lb.stderr[-2000:]
+    shown_lb = lb.stdout + lb.stderr
+    assert "│ judge-s1 " in shown_lb and "│ judge-s2 " in shown_lb and "│ ensemble(mean: " in shown_lb  # (folded)
+    assert max(len(line) for line in shown_lb.splitlines() if line[:1] in "┏┃┡│└") <= 80
+    csv_rows = (tmp_path / "lb" / "judge.csv").read_text().splitlines()
+    assert len(csv_rows) == 1 + 3 + 1  # and the single-judge run's row
 
 
 def _env() -> dict[str, str]:
