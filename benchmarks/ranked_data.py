@@ -263,6 +263,36 @@ def _ranked_rows(rows: Iterable[dict[str, Any]], path: str) -> list[RankedPrompt
     return prompts
 
 
+def _side(row: dict[str, Any], name: str, where: str) -> str:
+    """A chosen/rejected response: a string, or a conversation (list of {role, content}) whose last message is the
+    assistant's (the binarized-preference layout of e.g. UltraFeedback)."""
+    value = row[name]
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and value and isinstance(value[-1], dict) and value[-1].get("role") == "assistant":
+        content = value[-1].get("content")
+        if isinstance(content, str):
+            return content
+    raise HarnessError(f"{where}: field {name!r} must be a string or a conversation ending with an assistant message")
+
+
+def _pair_rows(rows: Iterable[dict[str, Any]], path: str) -> list[RankedPrompt]:
+    """Pairwise sets: ``{"id"?, "prompt", "chosen", "rejected"}`` per line (RewardBench's layout), as a ranked
+    prompt with two responses, chosen ranked 0 and rejected 1."""
+    out = []
+    for row in rows:
+        where = f"{path}:{row['__line__']}"
+        for name in ("prompt", "chosen", "rejected"):
+            if name not in row:
+                raise HarnessError(f"{where}: missing field '{name}'")
+        ranked = {"__line__": row["__line__"], "prompt": row["prompt"], "ranks": [0, 1],
+                  "responses": [_side(row, "chosen", where), _side(row, "rejected", where)]}  # fmt: skip
+        if "id" in row:
+            ranked["id"] = row["id"]
+        out.append(ranked)
+    return _ranked_rows(out, path)
+
+
 def load_ranked_jsonl(path: str | os.PathLike[str]) -> list[RankedPrompt]:
     """Plain ranked JSONL: ``{"id"?, "prompt", "responses": [str, ...], "ranks": [int, ...]}`` per line.
 
@@ -277,7 +307,8 @@ def load_ranked(path_or_name: str | os.PathLike[str], **opts: Any) -> list[Ranke
     - ``oasst1``, ``OpenAssistant/oasst1`` or ``...:SPLIT`` (not an existing path): :func:`load_oasst1_hub`;
     - ``*.parquet``: :func:`load_oasst1_hub` on that file (hub schema);
     - JSONL whose first row has ``message_tree_id`` and a ``prompt`` object: :func:`load_oasst_trees`;
-      one with ``message_id``: :func:`load_oasst_messages`; one with ``responses``: :func:`load_ranked_jsonl`.
+      one with ``message_id``: :func:`load_oasst_messages`; one with ``responses``: :func:`load_ranked_jsonl`;
+      one with ``chosen`` and ``rejected`` (a pairwise set): each pair a prompt with two ranked responses.
 
     ``opts`` (``lang``, ``with_history``) go to the OASST loaders.
     """
@@ -305,7 +336,12 @@ def load_ranked(path_or_name: str | os.PathLike[str], **opts: Any) -> list[Ranke
         if opts:
             raise HarnessError(f"{name}: options {sorted(opts)} apply only to OASST data")
         return _ranked_rows(rows, name)
+    if "chosen" in first and "rejected" in first:
+        if opts:
+            raise HarnessError(f"{name}: options {sorted(opts)} apply only to OASST data")
+        return _pair_rows(rows, name)
     raise HarnessError(
         f"{name}:{first['__line__']}: cannot tell the format (expected an OASST tree with 'message_tree_id', "
-        "an OASST message with 'message_id', or a ranked row with 'prompt', 'responses', 'ranks')"
+        "an OASST message with 'message_id', a ranked row with 'prompt', 'responses', 'ranks', or a pair with "
+        "'prompt', 'chosen', 'rejected')"
     )

@@ -164,6 +164,27 @@ def test_ranked_jsonl_good(tmp_path: Path) -> None:
     assert rd.load_ranked(path) == expected
 
 
+def test_pairwise_set(tmp_path: Path) -> None:
+    """A chosen/rejected JSONL (RewardBench's layout; a conversation ending with the assistant also works) is a
+    prompt with two responses, chosen ranked best."""
+    conv = [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "good"}]
+    rows = [
+        {"id": "a", "prompt": "P", "chosen": "yes", "rejected": "no"},
+        {"prompt": "Q", "chosen": conv, "rejected": [*conv[:1], {"role": "assistant", "content": "bad"}]},
+    ]
+    path = _write_jsonl(tmp_path / "pairs.jsonl", rows)
+    assert rd.load_ranked(path) == [
+        RankedPrompt("a", "P", ["yes", "no"], [0, 1]),
+        RankedPrompt("line-2", "Q", ["good", "bad"], [0, 1]),
+    ]
+    bad = _write_jsonl(tmp_path / "bad.jsonl", [rows[0], {"prompt": "P", "chosen": "x", "rejected": 3}])
+    with pytest.raises(HarnessError, match=r"bad\.jsonl:2: field 'rejected' must be a string or a conversation"):
+        rd.load_ranked(bad)
+    missing = _write_jsonl(tmp_path / "missing.jsonl", [rows[0], {"chosen": "x", "rejected": "y"}])
+    with pytest.raises(HarnessError, match=r"missing\.jsonl:2: missing field 'prompt'"):
+        rd.load_ranked(missing)
+
+
 GOOD = {"id": "g", "prompt": "P", "responses": ["x", "y"], "ranks": [0, 1]}
 
 
