@@ -12,7 +12,7 @@ from app.console import console, progress_bar, summary_line
 from app.options import kv_pairs, store_option
 from harness.files import check_writable
 from harness.runner import Run
-from harness.spec import parse_spec
+from harness.spec import parse_spec, shown
 from harness.store import Store
 from harness.types import HarnessError
 
@@ -89,6 +89,8 @@ def run_eval(
     judges = [judge_spec] if isinstance(judge_spec, str) else list(judge_spec or [])
     if len(set(judges)) != len(judges):
         raise HarnessError("--judge: the same judge is given twice")
+    if len({shown(j) for j in judges}) != len(judges):  # rows are stored under the printable name
+        raise HarnessError("--judge: two judges differ only in option values; give them different names")
     for role, spec in (("--model", model_spec), *(("--judge", j) for j in judges), ("--annotator", annotator_spec),
                        ("--reference-judge", reference_judge_spec)):  # fmt: skip
         if spec is not None:

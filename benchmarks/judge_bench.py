@@ -74,15 +74,15 @@ METRICS = (
     Metric("prefer_lists", "over response pairs the judge orders where exactly one has a markdown list line, share "
            "where the list one wins (0.5: none)", None),
     Metric("score_variance", "mean over responses with >= 2 scored judgments of their population variance "
-           "(judge_n >= 2)", None, reference="Meta-Rewarding Sec. 2.2 (score variance of N judgments)"),
+           "(judge_n >= 2; an ensemble: all members' judgments pooled)", None, reference="Meta-Rewarding Sec. 2.2 (score variance of N judgments)"),
     Metric("order_flip_rate", "with pairwise=true: share of human best-vs-worst pairs whose verdict changes when "
            "the order is swapped (an unscored order: pair left out)", False, reference="JudgeBench (consistency)"),
     Metric("consistent_accuracy", "with pairwise=true: share of best-vs-worst pairs both orders decide for the "
            "human-better response (a flip is wrong)", True, reference="JudgeBench"),
     Metric("first_position_rate", "with pairwise=true: share of decisive scored orders won by the response shown "
            "first (0.5: none)", None, reference="FastChat #3252; Meta-Rewarding Table 5"),
-    Metric("cost_per_1k", "USD per 1000 judgments: (prompt tokens x input price + completion tokens x output price) "
-           "/ judgments x 1000, at the backend's price table (openai_backend.PRICES, spec options price_in / "
+    Metric("cost_per_1k", "USD per 1000 judged responses (all N samples of a response; every member of an "
+           "ensemble): prompt tokens x input price + completion tokens x output price, at the backend's price table (openai_backend.PRICES, spec options price_in / "
            "price_out, USD per 1M tokens); 0 for local models", False,
            reference="alpaca_eval evaluators' leaderboard (Price [$/1000 examples])"),
     Metric("krippendorff_alpha", "with several --judge: Krippendorff's alpha (ordinal) between the judges' response "
@@ -170,10 +170,10 @@ def judge_metric_rows(
     metrics += diagnostics(prompts, per_prompt, scored, seed=seed, n_resamples=n_resamples)
     n_judg = len(all_scores)
     metrics.append(MetricValue("unscored_judgments", float(n_judg - n_parsed), n=n_judg))
-    if prices is not None:
-        units = [(_cost(s, prices), len(s.scores)) for s in scored]
-        cost = metric_with_ci("cost_per_1k", units, lambda us: _per_1k(us), seed=seed, n_resamples=n_resamples)
-        metrics.append(replace(cost, n=n_judg))
+    if prices is not None:  # per judged response (alpaca_eval's "per 1000 examples"): an ensemble pays every member
+        units = [_cost(s, prices) for s in scored]
+        metrics.append(metric_with_ci("cost_per_1k", units, lambda us: _per_1k(us), seed=seed,
+                                      n_resamples=n_resamples))  # fmt: skip
     return metrics, per_prompt
 
 
@@ -184,9 +184,8 @@ def _cost(score: PointwiseScore, prices: Sequence[tuple[float, float]]) -> float
                for m, (p_in, p_out) in zip(own, prices, strict=True))  # fmt: skip
 
 
-def _per_1k(units: Sequence[tuple[float, int]]) -> float | None:
-    n = sum(u[1] for u in units)
-    return sum(u[0] for u in units) / n * 1000 if n else None
+def _per_1k(units: Sequence[float]) -> float | None:
+    return sum(units) / len(units) * 1000 if units else None
 
 
 def model_prices(model: Any) -> tuple[float, float]:
@@ -221,22 +220,22 @@ def run_judge_benchmark(ctx: EvalContext) -> BenchmarkResult:
     scored: list[PointwiseScore] = list(ensemble_scores(member_scores, opts.ensemble)) if ensemble else member_scores[0]
     metrics, per_prompt = judge_metric_rows(prompts, scored, seed=ctx.seed, n_resamples=opts.n_resamples,
                                             prices=prices)  # fmt: skip
-    n_judg = sum(len(s.scores) for s in scored)
     if opts.pairwise:
         metrics += order_metrics(ctx, [j.model for j in members], prompts, seed=ctx.seed,
                                  n_resamples=opts.n_resamples)  # fmt: skip
     extra: dict[str, Any] = {"parse_failures": sum(s.n_failed for s in scored),
                              "judge": ensemble_label(specs, opts.ensemble) if ensemble else shown(specs[0]),
                              # wall time, not a result row: it differs run to run (and is ~0 for cached calls)
-                             "seconds_per_1k": sum(seconds) / n_judg * 1000 if n_judg else None}  # fmt: skip
+                             "seconds_per_1k": sum(seconds) / len(items) * 1000 if items else None}  # fmt: skip
     if ensemble:
         metrics.append(agreement_between(prompts, member_scores, seed=ctx.seed, n_resamples=opts.n_resamples))
         metrics.append(MetricValue("n_judges", float(len(members)), n=len(members)))
+    if ctx.reference_judge_spec:
+        metrics += reference_agreement(ctx, prompts, per_prompt)
+    if ensemble:  # last: the ensemble's row holds every metric above (the store records only these rows)
         extra["evaluators"] = evaluator_rows(ctx, specs, members, member_scores, seconds, prompts, opts)
         extra["evaluators"].append({"judge": extra["judge"], "metrics": [m.to_row() for m in metrics],
                                     "seconds_per_1k": extra["seconds_per_1k"]})  # fmt: skip
-    if ctx.reference_judge_spec:
-        metrics += reference_agreement(ctx, prompts, per_prompt)
     samples = []
     k = 0
     for p in prompts:
@@ -298,9 +297,8 @@ def evaluator_rows(
                                     prices=[model_prices(judge.model)])  # fmt: skip
         if opts.pairwise:
             rows += order_metrics(ctx, [judge.model], prompts, seed=ctx.seed, n_resamples=opts.n_resamples)
-        n = sum(len(s.scores) for s in scores)
         out.append({"judge": shown(spec), "metrics": [m.to_row() for m in rows],
-                    "seconds_per_1k": secs / n * 1000 if n else None})  # fmt: skip
+                    "seconds_per_1k": secs / len(scores) * 1000 if scores else None})  # fmt: skip
     return out
 
 

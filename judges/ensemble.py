@@ -56,7 +56,8 @@ def combine(scores: Sequence[float | None], method: str) -> float | None:
 class EnsembleScore(PointwiseScore):
     """The ensemble's score of one item: ``judgments``/``scores`` are all members' judgments in member order
     (so parse counts stay per judgment); ``mean`` is the combined score (:func:`combine`), not the mean of
-    all judgments; ``members`` are the members' own scores of the item."""
+    all judgments; ``variance`` is over all members' judgments pooled (so the judges' disagreement counts);
+    ``members`` are the members' own scores of the item."""
 
     members: list[PointwiseScore] = field(default_factory=list)
     method: str = "mean"
@@ -66,7 +67,16 @@ class EnsembleScore(PointwiseScore):
         self.mean = combine([m.mean for m in self.members], self.method)
 
     def with_scores(self, scores: list[float | None]) -> PointwiseScore:
-        return PointwiseScore(list(self.judgments), scores)
+        """The same judgments with other scores, given in member order: split back to the members and combined
+        by the same method (the loop's random-score control keeps the ensemble's rule)."""
+        if len(scores) != len(self.scores):
+            raise HarnessError(f"EnsembleScore: {len(scores)} scores for {len(self.scores)} judgments")
+        members, k = [], 0
+        for m in self.members:
+            members.append(m.with_scores(list(scores[k : k + len(m.scores)])))
+            k += len(m.scores)
+        return EnsembleScore(list(self.judgments), list(scores), self.prompt_tokens, self.completion_tokens,
+                             members=members, method=self.method)  # fmt: skip
 
 
 def ensemble_scores(members: Sequence[Sequence[PointwiseScore]], method: str) -> list[EnsembleScore]:

@@ -286,6 +286,11 @@ def _check(cfg: RunConfig, base_dir: Path) -> None:
     from harness.spec import parse_spec
     from judges.ensemble import METHODS
 
+    specs = cfg.judge.specs
+    if not isinstance(specs, list) or not all(isinstance(x, str) and x for x in specs):
+        raise HarnessError("judge.specs: expected a list of model specs")
+    if cfg.judge.spec is not None and not isinstance(cfg.judge.spec, str):
+        raise HarnessError("judge.spec: expected a model spec")
     if cfg.judge.spec is not None and cfg.judge.specs:
         raise HarnessError("judge: give spec (one judge) or specs (an ensemble), not both")
     if len(cfg.judge.specs) == 1 or len(set(cfg.judge.specs)) != len(cfg.judge.specs):

@@ -199,7 +199,7 @@ def judge(loop: StageContext, current: Path, cands: list[dict[str, Any]], t: int
                for m in loop.judge_models(current)]  # fmt: skip
     j = members[0] if len(members) == 1 else EnsembleJudge(members, loop.cfg.judge.ensemble)
     items = [(c["prompt"], r) for c in cands for r in c["responses"]]
-    with loop.progress(f"iteration {t}: judgments", len(items)) as advance:
+    with loop.progress(f"iteration {t}: judgments", len(items) * len(members)) as advance:
         scored = j.score(items, on_progress=advance)
     if loop.cfg.judge.random_scores:
         # the control: the judge's texts are kept, its parsed scores replaced by seeded random ones, so pairs

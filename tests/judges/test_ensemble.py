@@ -86,11 +86,12 @@ def test_cost_per_1k_by_hand() -> None:
     assert cost.value == pytest.approx(2.5) and cost.n == 2
     local = {r.name: r for r in judge_metric_rows(prompts, scored, seed=0, n_resamples=20, prices=[(0.0, 0.0)])[0]}
     assert local["cost_per_1k"].value == 0.0
-    # ensemble: member 2 is local (0), member 1 as above; 4 judgments in all cost 2 x $0.0025 -> $1.25 per 1000
+    # ensemble, per judged response it pays every member: member 1 as above ($0.0025), member 2 at $1 / $2 per 1M:
+    # 70 x 1e-6 + 9 x 2e-6 = $0.000088 -> $2.588 per 1000 responses (the sum, not the members' average)
     ens = ensemble_scores([scored, _scores([4, 2], prompt_tokens=70, completion_tokens=9)], "mean")
     both = {r.name: r for r in judge_metric_rows(prompts, ens, seed=0, n_resamples=20,
-                                                  prices=[(10.0, 30.0), (0.0, 0.0)])[0]}  # fmt: skip
-    assert both["cost_per_1k"].value == pytest.approx(1.25) and both["cost_per_1k"].n == 4
+                                                  prices=[(10.0, 30.0), (1.0, 2.0)])[0]}  # fmt: skip
+    assert both["cost_per_1k"].value == pytest.approx(2.588) and both["cost_per_1k"].n == 2
 
 
 def test_alpha_between_judges_equals_the_krippendorff_package() -> None:
@@ -107,6 +108,16 @@ def test_alpha_between_judges_equals_the_krippendorff_package() -> None:
     assert same.value == pytest.approx(1.0)
 
 
-def test_ensemble_score_with_scores_is_a_plain_score() -> None:
-    e = EnsembleScore(["x"], [3.0], members=[PointwiseScore(["x"], [3.0])], method="mean")
-    assert e.with_scores([1.0]).mean == 1.0
+def test_ensemble_with_scores_keeps_the_members_and_the_rule() -> None:
+    """The loop's random-score control replaces an ensemble's scores: they go back to their members (in member
+    order) and are combined by the same rule."""
+    a = PointwiseScore(["a1", "a2"], [4.0, 4.0])
+    b = PointwiseScore(["b1"], [2.0])
+    (e,) = ensemble_scores([[a], [b]], "majority")
+    assert e.mean == 3.0  # two modes, 4 and 2
+    r = e.with_scores([5.0, 4.0, None])
+    assert isinstance(r, EnsembleScore) and r.method == "majority"
+    assert [m.scores for m in r.members] == [[5.0, 4.0], [None]]
+    assert r.mean == 5.0  # member a: mean 4.5, rounded 5; member b unscored
+    with pytest.raises(HarnessError, match="3 judgments"):
+        e.with_scores([1.0])

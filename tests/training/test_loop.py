@@ -262,6 +262,7 @@ def test_sigkill_at_10_points_and_rerun(finished_run: tuple[Path, Path, str], tm
         ({"base_model": "no/such/dir"}, "base_model: no/such/dir is not a checkpoint directory"),
         ({"judge": {"specs": ["openai:a@http://127.0.0.1:9/v1"]}}, "judge.specs: an ensemble needs 2 or more"),
         ({"judge": {"specs": ["openai:a", "bogus:b"]}}, "judge.specs[1]: "),
+        ({"judge": {"specs": None}}, "judge.specs: expected a list of model specs"),
         ({"judge": {"specs": ["openai:a", "openai:b"], "ensemble": "median"}}, "judge.ensemble: must be one of"),
         ({"judge": {"spec": "openai:a", "specs": ["openai:a", "openai:b"]}}, "judge: give spec (one judge) or specs"),
         (
