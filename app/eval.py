@@ -34,16 +34,17 @@ def results_table(results: list[Any]) -> Table:
 
 # the evaluator table's columns: (metric of the judge benchmark, header); alpaca_eval's evaluator leaderboard
 EVALUATOR_COLUMNS = (
-    ("pairwise_accuracy_ties_excluded", "pair acc"), ("spearman", "spearman"), ("best_of_k", "best-k"),
-    ("judgment_parse_rate", "parsed"), ("length_bias", "P(long)"), ("prefer_lists", "P(list)"),
-    ("first_position_rate", "P(1st)"), ("order_flip_rate", "flips"), ("score_variance", "var"),
+    ("pairwise_accuracy_ties_excluded", "acc"), ("spearman", "rho"), ("best_of_k", "best-k"),
+    ("judgment_parse_rate", "parsed"), ("length_bias", "long"), ("prefer_lists", "lists"),
+    ("first_position_rate", "1st"), ("order_flip_rate", "flips"), ("score_variance", "var"),
     ("cost_per_1k", "$/1k"),
 )  # fmt: skip
 
 
 def evaluator_table(evaluators: list[dict[str, Any]]) -> tuple[Table, list[str]]:
-    """One row per judge (J1, J2, ...) and one for their ensemble (last), values to 3 decimals (the CIs are in
-    results.json's rows); returns the table and the legend lines naming each judge in full."""
+    """One row per judge (J1, J2, ...) and one for their ensemble (last), values to 2 decimals so that every
+    column fits 100 columns (values and CIs in full are in results.json's rows); returns the table and the legend
+    lines naming each judge in full."""
     present = {r["metric"] for ev in evaluators for r in ev["metrics"] if r.get("value") is not None}
     cols = [(m, h) for m, h in EVALUATOR_COLUMNS if m in present]
     k = len(evaluators) - 1
@@ -56,10 +57,13 @@ def evaluator_table(evaluators: list[dict[str, Any]]) -> tuple[Table, list[str]]
     table.add_column("s/1k", justify="right")
     for name, ev in zip(names, evaluators, strict=True):
         by = {r["metric"]: r.get("value") for r in ev["metrics"]}
-        cells = ["-" if by.get(m) is None else f"{by[m]:.3f}" for m, _ in cols]
+        cells = ["-" if by.get(m) is None else f"{by[m]:.2f}" for m, _ in cols]
         secs = ev.get("seconds_per_1k")
         table.add_row(name, *cells, "-" if secs is None else f"{secs:.1f}")
-    return table, [f"  {name}: {ev['judge']}" for name, ev in zip(names[:-1], evaluators, strict=False)]
+    legend = [f"  {name}: {ev['judge']}" for name, ev in zip(names[:-1], evaluators, strict=False)]
+    legend.append("  acc: pairwise accuracy, ties excluded; rho: Spearman; $/1k, s/1k: per 1000 judged responses")
+    legend.append("  long / lists / 1st: P(prefer the longer response / the one with a list / the one shown first)")
+    return table, legend
 
 
 def run_eval(

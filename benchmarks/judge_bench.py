@@ -10,7 +10,6 @@ self-chosen pairs (Meta-Rewarding Sec. 3.4).
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -21,7 +20,7 @@ from benchmarks.registry import Benchmark, BenchmarkResult, EvalContext, Metric,
 from harness.spec import shown
 from harness.stats import metric_with_ci
 from harness.types import HarnessError, MetricValue, Model
-from judges.ensemble import METHODS, ensemble_scores
+from judges.ensemble import METHODS, ensemble_scores, majority_verdict
 from judges.pairwise import PairwiseJudge
 from judges.pointwise import PointwiseJudge, PointwiseScore
 
@@ -377,17 +376,6 @@ def order_metrics(
 
     return [one("order_flip_rate", lambda o: o.flip_rate), one("consistent_accuracy", lambda o: o.consistent_accuracy),
             one("first_position_rate", lambda o: o.first_position_rate)]  # fmt: skip
-
-
-def majority_verdict(verdicts: Sequence[judge_metrics.Verdict]) -> judge_metrics.Verdict:
-    """The verdict most judges gave (unscored ones left out); several equally common: a tie; none: unscored."""
-    valid = [v for v in verdicts if v is not None]
-    if not valid:
-        return None
-    counts = Counter(valid)
-    top = max(counts.values())
-    modes = [v for v, c in counts.items() if c == top]
-    return modes[0] if len(modes) == 1 else "tie"
 
 
 def _frame(p: float | None) -> judge_metrics.Verdict:

@@ -8,7 +8,7 @@ Two combinations (``METHODS``):
 - ``majority``: the score most members gave, each member's score rounded to the nearest integer (halves up);
   when several scores are equally common, their mean (so no member's position decides); no member scored:
   unscored. On a pair of responses this gives inspect_ai's multi-grader majority vote (``multi_scorer`` with the
-  ``mode`` reducer) a deterministic tie rule.
+  ``mode`` reducer) a deterministic tie rule. A pairwise order's verdicts combine by :func:`majority_verdict`.
 
 An unscored member never counts as a vote or a zero: it is absent, as everywhere in the harness.
 """
@@ -50,6 +50,17 @@ def combine(scores: Sequence[float | None], method: str) -> float | None:
     top = max(counts.values())
     modes = [v for v, c in counts.items() if c == top]
     return sum(modes) / len(modes)
+
+
+def majority_verdict(verdicts: Sequence[str | None]) -> str | None:
+    """One pairwise order's ensemble verdict ("A", "B" or "tie"): the verdict most judges gave, unscored ones
+    (None) left out; several equally common: a tie; none scored: None (unscored, not a tie)."""
+    counts = Counter(v for v in verdicts if v is not None)
+    if not counts:
+        return None
+    top = max(counts.values())
+    modes = [v for v, c in counts.items() if c == top]
+    return modes[0] if len(modes) == 1 else "tie"
 
 
 @dataclass

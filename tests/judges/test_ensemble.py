@@ -7,10 +7,10 @@ import krippendorff
 import numpy as np
 import pytest
 
-from benchmarks.judge_bench import agreement_between, judge_metric_rows, majority_verdict
+from benchmarks.judge_bench import agreement_between, judge_metric_rows
 from benchmarks.ranked_data import RankedPrompt
 from harness.types import HarnessError
-from judges.ensemble import EnsembleScore, combine, ensemble_scores
+from judges.ensemble import EnsembleScore, combine, ensemble_scores, majority_verdict
 from judges.pointwise import PointwiseScore
 
 
