@@ -67,6 +67,13 @@ def test_reference_judgments_check_forward_and_score_by_quality() -> None:
     assert tw.reference_judgment("Half of 50 is what number?", "The answer is 25.")[0].startswith(
         "The response answers 25. Check: 2 times 25 is 50."
     )
+    # forward checks name a wrong candidate after the result, so the verdict follows a token of the check
+    assert tw.reference_judgment("What is 44 + 3?", "The answer is 57.")[0] == (
+        "The response answers 57. Check: 44 + 3 = 47, not 57. The answer is wrong.\nScore: 2"
+    )
+    assert tw.reference_judgment("What is 44 + 3?", "The answer is 47.")[0].startswith(
+        "The response answers 47. Check: 44 + 3 = 47. The answer is correct"
+    )
     assert tw.reference_judgment("Tell me a joke.", "The answer is 4.") is None
 
 
