@@ -1,6 +1,7 @@
 """The embedded task world: held-out partition, bounded drawing, answers, reference judgments."""
 
 import collections
+from pathlib import Path
 
 import pytest
 
@@ -75,6 +76,25 @@ def test_reference_judgments_check_forward_and_score_by_quality() -> None:
         "The response answers 47. Check: 44 + 3 = 47. The answer is correct"
     )
     assert tw.reference_judgment("Tell me a joke.", "The answer is 4.") is None
+
+
+def test_a_word_question_holds_the_answer_s_tokens(tiny_model: Path) -> None:
+    """Copying is learnable only if the answer's word is the same token(s) in the question: a quote before the
+    first word (the old format) made the byte-level tokenizer split "'said" into "'s" + "aid"."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(tiny_model))
+    word_tasks = tw.tasks(60, seed=3, kinds=("word",))
+    assert {t.prompt.split()[3] for t in word_tasks} == {"first", "second", "third"}
+    for t in word_tasks:
+        prompt = tok(t.prompt, add_special_tokens=False)["input_ids"]
+        answer = tok(tw.good_response(t), add_special_tokens=False)["input_ids"]
+        word = tok(f" {t.answer}", add_special_tokens=False)["input_ids"]
+        assert _contains(answer, word) and _contains(prompt, word), t.prompt
+
+
+def _contains(seq: list[int], sub: list[int]) -> bool:
+    return any(seq[i : i + len(sub)] == sub for i in range(len(seq) - len(sub) + 1))
 
 
 def test_ranked_rows_rank_by_known_quality() -> None:
