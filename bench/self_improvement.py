@@ -1,15 +1,18 @@
-"""Does the gain come from self-rewarding? The demo config run twice: with the model's own judge, and with the
-control where every judge score is replaced by a seeded random one (``judge.random_scores: true``).
+"""Does the gain come from self-rewarding? The demo config run three times: with the model's own judge; with the
+control where every judge score is replaced by a seeded random one (``judge.random_scores: true``); and with the
+oracle where every score is the task world's reference score of the response (``judge.reference_scores: true``).
+The control is the floor (pairs without the judge's signal), the oracle the ceiling (what a perfect judge would
+gain through the same prompts, candidates, pair selection and DPO); neither is self-rewarding.
 
-Both runs start from the same M1 (same seed, same SFT) and evaluate on the same 300 held-out prompts per metric,
+The runs start from the same M1 (same seed, same SFT) and evaluate on the same 300 held-out prompts per metric,
 so every comparison is paired. Printed, for the actor (taskworld.accuracy) and the judge
 (judge.pairwise_accuracy_ties_excluded):
 
 - the gain of each run, last iteration minus M1, with its paired-bootstrap 95% CI;
-- the difference of the gains (real judge minus control) with its 95% CI. Both gains share M1, so the
-  difference is last(real) - last(control), paired over the same items.
+- the differences of the gains, real judge minus control and real judge minus oracle, with their 95% CIs. The
+  gains share M1, so a difference is last(real) - last(other), paired over the same items.
 
-Usage: ``python bench/self_improvement.py [--out DIR] [--seed S]`` (about 2 x 9 minutes on 2 cores).
+Usage: ``python bench/self_improvement.py [--out DIR] [--seed S]`` (about 3 x 6 minutes on 2 cores).
 """
 
 from __future__ import annotations
@@ -65,24 +68,32 @@ def main() -> int:
     base = yaml.safe_load((ROOT / "training" / "configs" / "demo.yaml").read_text())
     base["seed"] = args.seed
     base["gates"] = []  # both runs go the full length: the bench compares what they learned, not the gates
-    control = {**base, "judge": {**base["judge"], "random_scores": True}}
-    (real, t_real), (rand, t_rand) = run(base, out / "real"), run(control, out / "control")
-    last = len(real["iterations"])
-    assert last == len(rand["iterations"]), "the two runs did not make the same number of iterations"
-    print(f"runs: real judge {t_real:.0f} s, random-score control {t_rand:.0f} s; M1 -> M{last}; {out}")
-    print(f"{'':7}{'metric':40} {'gain, real judge':>26} {'gain, control':>26} {'real - control':>26}")
+    arms = {
+        "real judge": base,
+        "random-score control": {**base, "judge": {**base["judge"], "random_scores": True}},
+        "reference-score oracle": {**base, "judge": {**base["judge"], "reference_scores": True}},
+    }
+    dirs = {name: out / name.split()[0].split("-")[0] for name in arms}  # real, random, reference
+    took = {name: run(cfg, dirs[name])[1] for name, cfg in arms.items()}
+    lasts = {len(json.loads((d / "run" / "summary.json").read_text())["iterations"]) for d in dirs.values()}
+    assert len(lasts) == 1, "the runs did not make the same number of iterations"
+    last = lasts.pop()
+    print("runs: " + ", ".join(f"{name} {t:.0f} s" for name, t in took.items()) + f"; M1 -> M{last}; {out}")
     for role, bench, metric in METRICS:
         prepare, stats = STATISTICS[bench]()
         stat = stats[metric]
-        first = units(out / "real" / "run", 1)[bench]
-        got_real, got_rand = units(out / "real" / "run", last)[bench], units(out / "control" / "run", last)[bench]
-        items = sorted(set(first) & set(got_real) & set(got_rand))
-        u0, ur, uc = ([prepare(u[i]) for i in items] for u in (first, got_real, got_rand))
-        g_real = paired_bootstrap(u0, ur, stat, seed=args.seed)
-        g_rand = paired_bootstrap(u0, uc, stat, seed=args.seed)
-        diff = paired_bootstrap(uc, ur, stat, seed=args.seed)  # (real - M1) - (control - M1)
-        name = f"{bench}.{metric}"
-        print(f"{role:7}{name:40} {fmt(g_real):>26} {fmt(g_rand):>26} {fmt(diff):>26}")
+        first = units(dirs["real judge"] / "run", 1)[bench]
+        got = {name: units(d / "run", last)[bench] for name, d in dirs.items()}
+        items = sorted(set(first).intersection(*got.values()))
+        u0 = [prepare(first[i]) for i in items]
+        u = {name: [prepare(g[i]) for i in items] for name, g in got.items()}
+        print(f"{role} {bench}.{metric} (M{last} - M1, paired 95% CI over {len(items)} items)")
+        for name in arms:
+            print(f"  {'gain, ' + name:40} {fmt(paired_bootstrap(u0, u[name], stat, seed=args.seed)):>26}")
+        for other in ("random-score control", "reference-score oracle"):
+            # (real - M1) - (other - M1) = real - other on the same items
+            diff = paired_bootstrap(u[other], u["real judge"], stat, seed=args.seed)
+            print(f"  {'real judge - ' + other.split()[-1]:40} {fmt(diff):>26}")
     return 0
 
 

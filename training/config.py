@@ -78,6 +78,9 @@ class JudgeSection:
     max_tokens: int = 128
     # the control of bench/self_improvement.py: every parsed score replaced by a seeded uniform draw from 0..5
     random_scores: bool = False
+    # the upper-bound arm of the same bench: every parsed score replaced by the task world's reference score of
+    # the response (taskworld.reference_judgment; unscored off the task world). An oracle: never self-rewarding
+    reference_scores: bool = False
     # the judge of the iterations' judgments stage: a model spec (e.g. a fixed external judge); None: the current
     # model M_t judges its own responses (self-rewarding). EFT and the meta-judge always use the model itself.
     spec: str | None = None
@@ -221,6 +224,8 @@ def _check(cfg: RunConfig, base_dir: Path) -> None:
         hub_id = re.fullmatch(r"[\w.-]+/[\w.-]+", cfg.base_model) is not None  # org/name, downloaded when run
         if not local.is_dir() and not (hub_id and not Path(cfg.base_model).exists()):
             raise HarnessError(f"base_model: {cfg.base_model} is not a checkpoint directory (nor a hub id org/name)")
+    if cfg.judge.random_scores and cfg.judge.reference_scores:
+        raise HarnessError("judge.random_scores and judge.reference_scores: choose at most one")
     if cfg.sft.ift_examples <= 0:
         raise HarnessError(f"sft.ift_examples: must be a positive integer, got {cfg.sft.ift_examples}")
     _check_ranges(cfg)

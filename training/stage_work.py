@@ -201,11 +201,22 @@ def judge(loop: StageContext, current: Path, cands: list[dict[str, Any]], t: int
     items = [(c["prompt"], r) for c in cands for r in c["responses"]]
     with loop.progress(f"iteration {t}: judgments", len(items) * len(members)) as advance:
         scored = j.score(items, on_progress=advance)
+    # counted on the judge's own outputs: a score the oracle leaves out off the task world is not a parse failure
+    n_judgments = sum(len(r.scores) for r in scored)
+    failures = sum(r.n_failed for r in scored)
     if loop.cfg.judge.random_scores:
         # the control: the judge's texts are kept, its parsed scores replaced by seeded random ones, so pairs
         # are chosen without the judge's signal (unparsed judgments stay unparsed)
         rng = random.Random(f"random_scores:{loop.cfg.seed}:{t}")
         scored = [r.with_scores([None if s is None else float(rng.randint(0, 5)) for s in r.scores]) for r in scored]
+    elif loop.cfg.judge.reference_scores:
+        # the oracle arm: the same texts, each parsed score replaced by the reference score of the response (the
+        # task world's answer key), so the bench can show what a perfect judge would gain through the same pairs
+        refs = [taskworld.reference_judgment(p, r) for p, r in items]
+        scored = [
+            r.with_scores([None if s is None or ref is None else float(ref[1]) for s in r.scores])
+            for r, ref in zip(scored, refs, strict=True)
+        ]
     rows, k = [], 0
     for c in cands:
         res = scored[k : k + len(c["responses"])]
@@ -218,8 +229,6 @@ def judge(loop: StageContext, current: Path, cands: list[dict[str, Any]], t: int
             "variance": [r.variance for r in res],
             "n_valid": [r.n_valid for r in res],
         })  # fmt: skip
-    n_judgments = sum(len(r.scores) for r in scored)
-    failures = sum(r.n_failed for r in scored)
     return rows, {
         "judgments": n_judgments,
         "parse_failures": failures,

@@ -254,6 +254,7 @@ def test_sigkill_at_10_points_and_rerun(finished_run: tuple[Path, Path, str], tm
         ({"judge": {"meta_prompt": "no_such_prompt"}}, "judge prompt 'no_such_prompt': not a known prompt"),
         ({"sft": {"ift_examples": 0}}, "sft.ift_examples: must be a positive integer"),
         ({"judge": {"random_scores": "yes"}}, "judge.random_scores: expected true/false"),
+        ({"judge": {"random_scores": True, "reference_scores": True}}, "judge.random_scores and judge.reference_"),
         ({"best_metric": "taskworld.avg_length"}, "best_metric: taskworld.avg_length has no better direction"),
         ({"sft": {"epochs": float("inf")}}, "sft.epochs: must be a finite number, got inf"),
         ({"generation": {"max_tokens": 0}}, "generation.max_tokens: must be > 0, got 0"),

@@ -1,0 +1,70 @@
+"""The judgments stage's score switches of bench/self_improvement.py: the random control and the answer-key oracle.
+
+The judge is a planted server that scores every response 5, so any other score in the stage's rows came from
+the switch. The expected scores are written by hand from the task world's rubric (concise and correct 5, padded
+4, wrong 2, off-topic 0), not computed by the code under test.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from benchmarks.registry import no_progress
+from harness.backends import load_model
+from harness.runner import Run
+from harness.store import Store
+from harness.types import Model
+from tests.servers import PlantedServer
+from training import stage_work
+from training.config import RunConfig
+
+CANDIDATES = [
+    {"id": "it1-0", "prompt": "What is 44 + 3?",
+     "responses": ["The answer is 47.", "The answer is 57.", "Let me think. The answer is 47.", "I like tea."]},
+    {"id": "it1-1", "prompt": "Write a short poem about rain.", "responses": ["Rain falls.", "Drops."]},
+]  # fmt: skip
+
+
+class _Ctx:
+    """The stage context of a loop whose iterations' judge is the planted server."""
+
+    def __init__(self, cfg: RunConfig, run: Run, judge: Model) -> None:
+        self.cfg, self.run, self.progress, self._judge = cfg, run, no_progress, judge
+
+    def model(self, model_dir: Path) -> Model:
+        raise AssertionError("the stage must judge with judge_models, not load the actor")
+
+    def judge_models(self, current: Path) -> list[Model]:
+        return [self._judge]
+
+
+def _scores(tmp_path: Path, **switch: Any) -> list[list[list[float | None]]]:
+    server = PlantedServer(judge_score=5)
+    try:
+        cfg = RunConfig()
+        cfg.judge.n, cfg.judge.max_tokens = 2, 32
+        for key, value in switch.items():
+            setattr(cfg.judge, key, value)
+        store = Store(tmp_path / f"{'-'.join(switch) or 'plain'}.sqlite")
+        run = Run.start(store, "test", {})
+        rows, counts = stage_work.judge(_Ctx(cfg, run, load_model(server.spec("always-5"))), tmp_path, CANDIDATES, 1)
+    finally:
+        server.stop()
+    assert counts["parse_failures"] == 0, [r["judgments"] for r in rows]
+    return [r["scores"] for r in rows]
+
+
+def test_the_judge_s_own_scores_without_a_switch(tmp_path: Path) -> None:
+    assert _scores(tmp_path) == [[[5.0, 5.0]] * 4, [[5.0, 5.0]] * 2]
+
+
+def test_reference_scores_are_the_answer_key_and_unscored_off_the_task_world(tmp_path: Path) -> None:
+    got = _scores(tmp_path, reference_scores=True)
+    assert got[0] == [[5.0, 5.0], [2.0, 2.0], [4.0, 4.0], [0.0, 0.0]]
+    assert got[1] == [[None, None], [None, None]]  # not a task-world prompt: no answer key, so no score
+
+
+def test_random_scores_are_drawn_from_0_to_5_whatever_the_judge_said(tmp_path: Path) -> None:
+    got = [s for row in _scores(tmp_path, random_scores=True) for resp in row for s in resp]
+    assert len(got) == 12 and all(s in {0.0, 1.0, 2.0, 3.0, 4.0, 5.0} for s in got) and set(got) != {5.0}
