@@ -67,19 +67,30 @@ def delta_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def _width(metrics: list[str], cells: dict[str, list[str]]) -> int:
+    """Columns a one-line-per-metric table needs: the widest text of each column plus rich's borders and padding."""
+    n_cols = 1 + max((len(cs) for cs in cells.values()), default=0)
+    widest = max((len(c) for cs in cells.values() for c in cs), default=0)
+    return max((len(m) for m in metrics), default=0) + (n_cols - 1) * widest + 3 * n_cols + 1
+
+
 def iteration_table(summary: dict[str, Any], console: Console | None = None) -> Table:
     """Headline metrics per iteration with CIs, then the paired differences (all metrics: summary.json, store)."""
     console = console or Console(width=100)
     rows = summary["iterations"]
     present = {k for r in rows for k in r if k != "iteration"}
     metrics = [m for m in _headline(present) if m in present] or sorted(p for p in present if ".ci_" not in p)[:8]
+    cells = {m: [_cell(r.get(m), r.get(f"{m}.ci_low"), r.get(f"{m}.ci_high")) for r in rows] for m in metrics}
+    if _width(metrics, cells) > console.width:
+        # a value above its CI, so that metric names are never folded (three iterations do not fit on one line)
+        cells = {m: [c.replace(" [", "\n[", 1) for c in cs] for m, cs in cells.items()}
     table = Table(title=f"harness iterate - run {summary['run_id']} (95% CIs)")
     table.add_column("metric", overflow="fold")
     for r in rows:
         mark = " *best" if r["iteration"] == summary.get("best_iteration") else ""
         table.add_column(f"M{r['iteration']}{mark}", justify="right")
     for m in metrics:
-        table.add_row(m, *[_cell(r.get(m), r.get(f"{m}.ci_low"), r.get(f"{m}.ci_high")) for r in rows])
+        table.add_row(m, *cells[m])
     console.print(table)
     deltas = delta_rows(summary)
     if deltas:
