@@ -67,14 +67,14 @@ def main() -> int:
     out = args.out or Path(tempfile.mkdtemp(prefix="self_improvement."))
     base = yaml.safe_load((ROOT / "training" / "configs" / "demo.yaml").read_text())
     base["seed"] = args.seed
-    base["gates"] = []  # both runs go the full length: the bench compares what they learned, not the gates
-    arms = {
-        "real judge": base,
-        "random-score control": {**base, "judge": {**base["judge"], "random_scores": True}},
-        "reference-score oracle": {**base, "judge": {**base["judge"], "reference_scores": True}},
+    base["gates"] = []  # every run goes the full length: the bench compares what they learned, not the gates
+    arms = {  # name: (output folder, config)
+        "real judge": ("real", base),
+        "random-score control": ("random", {**base, "judge": {**base["judge"], "random_scores": True}}),
+        "reference-score oracle": ("reference", {**base, "judge": {**base["judge"], "reference_scores": True}}),
     }
-    dirs = {name: out / name.split()[0].split("-")[0] for name in arms}  # real, random, reference
-    took = {name: run(cfg, dirs[name])[1] for name, cfg in arms.items()}
+    dirs = {name: out / folder for name, (folder, _) in arms.items()}
+    took = {name: run(cfg, dirs[name])[1] for name, (_, cfg) in arms.items()}
     lasts = {len(json.loads((d / "run" / "summary.json").read_text())["iterations"]) for d in dirs.values()}
     assert len(lasts) == 1, "the runs did not make the same number of iterations"
     last = lasts.pop()
