@@ -29,15 +29,23 @@ def bootstrap_ci(
         return None, None
     items = list(units)
 
-    def stat(idx: np.ndarray) -> float:
-        value = statistic([items[int(i)] for i in idx])
+    def one(idx: np.ndarray) -> float:
+        value = statistic([items[i] for i in idx.tolist()])
         return float("nan") if value is None else float(value)
+
+    def stat(idx: np.ndarray, axis: int = -1) -> np.ndarray | float:
+        # scipy's own loop for a non-vectorized statistic (apply_along_axis, one array split per resample) cost
+        # more than the statistics themselves; the resamples and the interval are scipy's either way
+        if idx.ndim == 1:
+            return one(idx)
+        rows = np.moveaxis(idx, axis, -1)
+        return np.array([one(r) for r in rows.reshape(-1, rows.shape[-1])]).reshape(rows.shape[:-1])
 
     res = stats.bootstrap(
         (np.arange(len(items)),),
         stat,
         n_resamples=n_resamples,
-        vectorized=False,
+        vectorized=True,
         method="percentile",
         confidence_level=confidence,
         rng=np.random.default_rng(seed),
