@@ -20,7 +20,7 @@ from harness.backends import load_model
 from harness.files import atomic_write_json, read_json
 from harness.runner import Run
 from harness.store import STORE_ENV, Store
-from harness.types import HarnessError, Model
+from harness.types import HarnessError, Model, stable_hash
 from training import data, stage_work
 from training.config import ALARMS, IterationSection, RunConfig, config_dict
 from training.gates import evaluate_gates, flat_metrics, parse_rules
@@ -371,9 +371,16 @@ class Loop:
                           "rejected": [{"role": "assistant", "content": p.responses[worst]}]})  # fmt: skip
         if not pairs:
             return {"metric": "dpo_reward_agreement", "value": None, "n": 0}
+        # kept beside the gate decision: a resumed run reads it back instead of loading both models again
+        saved = self.root / f"iter_{iteration - 1}" / "reward_agreement.json"
+        key = stable_hash({"pairs": pairs, "before": str(self.root / f"m{iteration - 1}"), "after": str(model_dir)})
+        if saved.exists() and (doc := read_json(saved)).get("key") == key:
+            return dict(doc["row"])
         before = logprob_margins(self.root / f"m{iteration - 1}", pairs)
         after = logprob_margins(model_dir, pairs)
-        return reward_agreement(before, after)
+        row = reward_agreement(before, after)
+        atomic_write_json(saved, {"key": key, "row": row})
+        return row
 
     def _deltas(self, iteration: int, units: dict[str, Any]) -> list[dict[str, Any]]:
         """Paired differences of this evaluation against the previous iteration's and M1's, same items."""
