@@ -55,12 +55,12 @@ KNOWN_GAPS = {
 }
 
 
-def coverage_table(
-    shared: Path, tmp: Path, reps: int, only: tuple[str, ...] = ("judge", "alpaca_eval", "arena_hard", "mt_bench")
-) -> dict[tuple[str, str], float]:
+def _hits(shared: Path, tmp: Path, reps: range, only: tuple[str, ...]) -> dict[tuple[str, str], int]:
+    """How many of the repetitions ``reps`` (their seeds) have a 95% CI that holds each planted value."""
     from app.eval import run_eval
     from benchmarks.arena_hard import score_arena_hard
 
+    tmp.mkdir(parents=True, exist_ok=True)
     reference = json.loads(_outputs_path(shared, BASELINE).read_text())[:N]
     (tmp / "reference.json").write_text(json.dumps(reference))
     ranked = [{"id": f"p{i}", "prompt": f"question {i}: {r['instruction']}",
@@ -72,7 +72,7 @@ def coverage_table(
     hits = dict.fromkeys(planted, 0)
     data = {"alpaca_eval_reference": str(tmp / "reference.json"), "judge": str(tmp / "ranked.jsonl")}
     try:
-        for k in range(reps):
+        for k in reps:
             doc = run_eval(
                 model_spec=server.spec("actor"), benchmarks=list(only),
                 judge_spec=server.spec(f"judge-s{k}") + "?concurrency=16",
@@ -91,7 +91,33 @@ def coverage_table(
                 hits[bench, metric] += m["ci_low"] <= value <= m["ci_high"]
     finally:
         server.stop()
-    return {key: h / reps for key, h in hits.items()}
+    return hits
+
+
+def coverage_table(
+    shared: Path,
+    tmp: Path,
+    reps: int,
+    only: tuple[str, ...] = ("judge", "alpaca_eval", "arena_hard", "mt_bench"),
+    workers: int = 2,
+) -> dict[tuple[str, str], float]:
+    """The share of ``reps`` seeded repetitions (seeds 0..reps-1) whose CI holds the planted value, per metric.
+
+    The repetitions are split over ``workers`` processes, each with its own planted server and store: every draw
+    is a pure function of (seed, text), so the table does not depend on the split (one process spends most of a
+    repetition waiting on the server, so two overlap)."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    workers = max(1, min(workers, reps))
+    chunks = [range(w, reps, workers) for w in range(workers)]
+    if workers == 1:
+        parts = [_hits(shared, tmp, chunks[0], only)]
+    else:
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            parts = list(pool.map(_hits, [shared] * workers, [tmp / f"w{w}" for w in range(workers)], chunks,
+                                  [only] * workers))  # fmt: skip
+    return {key: sum(p[key] for p in parts) / reps for key in parts[0]}
 
 
 def test_ci_coverage_of_the_headline_metrics(shared: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -26,7 +26,8 @@ def test_an_always_5_judge_fires_the_alarms_and_its_gate_stops_the_loop_before_d
     server = PlantedServer(judge_score=5)
     try:
         cfg = short_config(tmp_path / "run")
-        cfg["sft"]["epochs"] = 1
+        # the judges are planted: M1 only has to answer, so its SFT is a short one without judge (EFT) data
+        cfg["sft"].update(epochs=1, use_eft=False, ift_examples=100)
         cfg["prompts"]["n"] = 4
         cfg["generation"]["k"] = 3
         cfg["judge"] = {"n": 2, "max_tokens": 48, "specs": [server.spec("always-5-a"), server.spec("always-5-b")],

@@ -283,11 +283,28 @@ def test_bad_config(patch: dict, expected: str, tmp_path: Path) -> None:
     assert not (tmp_path / "run").exists() and not (tmp_path / "s.sqlite").exists()  # nothing started
 
 
-def test_a_gate_stops_the_run_and_keeps_the_best_iteration(tmp_path: Path) -> None:
+def _seed_sft(finished: Path, run_dir: Path) -> None:
+    """Copy a finished run's iteration-0 stages (IFT, EFT, SFT) and its M0 and M1 into a new run directory: the
+    loop finds their manifests under the same stage configs and skips them ("done already"), as a resumed run
+    does, so a test of what comes after SFT does not train M1 again (~80 s here)."""
+    import shutil
+
+    for name in ("m0", "m1"):
+        shutil.copytree(finished / name, run_dir / name)
+    (run_dir / "iter_0").mkdir(parents=True)
+    for stage in ("ift", "eft", "sft"):
+        for suffix in (".jsonl", ".manifest.json"):
+            shutil.copy2(finished / "iter_0" / f"{stage}{suffix}", run_dir / "iter_0" / f"{stage}{suffix}")
+
+
+def test_a_gate_stops_the_run_and_keeps_the_best_iteration(
+    finished_run: tuple[Path, Path, str], tmp_path: Path
+) -> None:
     """A gate that M2 cannot pass (a length below zero) stops the loop after M2: the reason is printed,
     iteration 2 never starts, and the best iteration so far is kept and named. The config also names an
     lm-evaluation-harness task (the local tiny_sums, 10 documents): it is evaluated, gated and reported per
-    iteration, with its paired difference."""
+    iteration, with its paired difference. It starts from the finished run's M1 (its SFT stages are skipped)."""
+    _seed_sft(finished_run[0] / "run", tmp_path / "run")
     cfg = short_config(tmp_path / "run")
     cfg["gates"] = ["taskworld.avg_length < prev * 0",  # vacuous on M1 (no previous value); unreachable on M2
                     "lm_eval:tiny_sums.acc.ci_high >= 0"]  # fmt: skip
@@ -300,6 +317,7 @@ def test_a_gate_stops_the_run_and_keeps_the_best_iteration(tmp_path: Path) -> No
     res = subprocess.run([*HARNESS, "iterate", "--config", str(path), "--store", str(tmp_path / "s.sqlite")],
                          capture_output=True, text=True, timeout=900, env=env)  # fmt: skip
     assert res.returncode == 0, res.stderr[-2000:]
+    assert re.search(r"  sft +done already, skipped", res.stdout)  # M1 came from the finished run
     assert "gate after M2: STOP" in res.stdout
     assert re.search(r"FAIL taskworld\.avg_length < prev \* 0: [\d.]+ >= 0 \(prev = [\d.]+\)", res.stdout)
     assert "stopped by the gate after M2: taskworld.avg_length < prev * 0" in res.stdout
@@ -338,7 +356,9 @@ def test_one_iteration_on_the_vllm_engine(tmp_path: Path) -> None:
     the new checkpoint, whose generations (keyed by the checkpoint's weights) score M2."""
     require("vllm")
     cfg = short_config(tmp_path / "run")
-    cfg.update(backend="vllm", iterations=cfg["iterations"][:1])
+    # eager: the engine is started four times here, and torch.compile costs ~18 s of each start on CPU (the
+    # session's shared engine, tests/conftest.py, keeps vLLM's compiled default)
+    cfg.update(backend="vllm", backend_options={"enforce_eager": True}, iterations=cfg["iterations"][:1])
     path = _write(tmp_path / "run.yaml", cfg)
     env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"}
     res = subprocess.run([*HARNESS, "iterate", "--config", str(path), "--store", str(tmp_path / "s.sqlite")],
