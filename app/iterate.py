@@ -20,13 +20,14 @@ def iterate(config_path: str, out_dir: str | None, backend: str | None, store_pa
     """Run the Self-/Meta-Rewarding loop: SFT, then iterations, each evaluated and gated."""
     from harness.files import check_writable
     from training.config import load_config
-    from training.loop import Loop
-    from training.report import iteration_table
 
     overrides = {k: v for k, v in (("out_dir", out_dir), ("backend", backend)) if v}
     cfg = load_config(config_path, overrides or None)
     check_writable(f"{cfg.out_dir}/summary.json")
+    # the loop's imports (torch, transformers) come after the config is checked: a bad config fails in a moment
     from app.console import progress_bar
+    from training.loop import Loop
+    from training.report import iteration_table
 
     loop = Loop(cfg, store_path=store_path, log=click.echo, progress=progress_bar)
     summary = loop.iterate()
