@@ -16,7 +16,7 @@ from typing import Any
 
 from benchmarks.evaluate import canonical_row, evaluate, record_rows
 from benchmarks.registry import EvalContext
-from harness.backends import load_model
+from harness.backends import load_model, weights_hash
 from harness.files import atomic_write_json, read_json
 from harness.runner import Run
 from harness.store import STORE_ENV, Store
@@ -373,7 +373,9 @@ class Loop:
             return {"metric": "dpo_reward_agreement", "value": None, "n": 0}
         # kept beside the gate decision: a resumed run reads it back instead of loading both models again
         saved = self.root / f"iter_{iteration - 1}" / "reward_agreement.json"
-        key = stable_hash({"pairs": pairs, "before": str(self.root / f"m{iteration - 1}"), "after": str(model_dir)})
+        # the models by their weights (the hash the store already keeps for generation keys), not by their paths
+        models = [weights_hash(p, self.store) for p in (self.root / f"m{iteration - 1}", model_dir)]
+        key = stable_hash({"pairs": pairs, "models": models})
         if saved.exists() and (doc := read_json(saved)).get("key") == key:
             return dict(doc["row"])
         before = logprob_margins(self.root / f"m{iteration - 1}", pairs)

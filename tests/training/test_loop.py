@@ -113,6 +113,35 @@ def test_gate_command_and_leaderboard(finished_run: tuple[Path, Path, str], tmp_
     assert page.count('class="curve"') == 2 and 'class="dist"' in page  # iteration curves from 3 iterations
 
 
+def test_a_rerun_reads_the_reward_agreement_back_only_for_the_same_weights(
+    finished_run: tuple[Path, Path, str], tmp_path: Path
+) -> None:
+    """judge_alarms.dpo_reward_agreement is kept in iter_T/reward_agreement.json: a rerun of a finished run reads a
+    (planted) saved value back, and computes it again once M2's weights are not those it was computed on."""
+    import shutil
+
+    root, store, _ = finished_run
+    run = tmp_path / "run"
+    shutil.copytree(root / "run", run)
+    shutil.copy2(store, tmp_path / "s.sqlite")
+    args = [*HARNESS, "iterate", "--config", str(_write(tmp_path / "run.yaml", short_config(run))),
+            "--store", str(tmp_path / "s.sqlite")]  # fmt: skip
+    saved = run / "iter_1" / "reward_agreement.json"  # M2's, computed after iteration 1's DPO
+    doc = json.loads(saved.read_text())
+    doc["row"]["value"] = 0.123456  # planted: no real agreement share of these pairs has this value
+    saved.write_text(json.dumps(doc))
+
+    def m2_agreement() -> float:
+        res = subprocess.run(args, capture_output=True, text=True, timeout=600)
+        assert res.returncode == 0, res.stderr[-2000:]
+        return json.loads((run / "summary.json").read_text())["iterations"][1]["judge_alarms.dpo_reward_agreement"]
+
+    assert m2_agreement() == 0.123456
+    (run / "m2" / "model.safetensors").write_bytes((run / "m3" / "model.safetensors").read_bytes())
+    assert m2_agreement() != 0.123456
+    assert json.loads(saved.read_text())["key"] != doc["key"]
+
+
 STAGE_LINE = re.compile(r"^  ([a-z_]+) +(done already, skipped|\d+ s) \|")  # one per stage, run or skipped, in order
 KILL_POINTS = 10
 
