@@ -376,8 +376,9 @@ class Loop:
         # the models by their weights (the hash the store already keeps for generation keys), not by their paths
         models = [weights_hash(p, self.store) for p in (self.root / f"m{iteration - 1}", model_dir)]
         key = stable_hash({"pairs": pairs, "models": models})
-        if saved.exists() and (doc := read_json(saved)).get("key") == key:
-            return dict(doc["row"])
+        doc = read_json(saved) if saved.exists() else None  # unparsable JSON: a one-line error naming the file
+        if isinstance(doc, dict) and doc.get("key") == key and isinstance(doc.get("row"), dict):
+            return dict(doc["row"])  # anything else there (another key, an edited file) is computed again
         before = logprob_margins(self.root / f"m{iteration - 1}", pairs)
         after = logprob_margins(model_dir, pairs)
         row = reward_agreement(before, after)
