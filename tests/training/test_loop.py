@@ -22,18 +22,20 @@ STAGES = ["prompts", "candidates", "judgments", "actor_pairs", "judge_pairs", "d
 
 
 def short_config(out_dir: Path) -> dict:
-    """The demo config, shortened: HF backend, fewer prompts and tokens."""
+    """The demo config, shortened: HF backend, the random tiny model, fewer prompts and tokens. The judge keeps
+    the demo's compact prompts: the full additive prompt made the EFT rows 3x longer and SFT 3x slower."""
     cfg = yaml.safe_load((Path(__file__).resolve().parents[2] / "training" / "configs" / "demo.yaml").read_text())
     cfg.update(
         out_dir=str(out_dir), backend="hf", base_model="builtin:tiny-random", backend_options={},
         gates=["taskworld.avg_length <= prev * 2.0"],  # the machinery, not the demo's judge floor
-        sft={"epochs": 3, "learning_rate": 0.003, "batch_size": 16, "use_eft": True},
+        sft={"epochs": 3, "learning_rate": 0.003, "batch_size": 16, "max_length": 320, "use_eft": True},
         eft={"judge_n": 1, "max_prompts": 48, "include_reference_judgments": True},
         prompts={"source": "mixed", "n": 6},
         generation={"k": 4, "temperature": 0.8, "top_p": 0.95, "max_tokens": 24},
-        judge={"n": 3, "max_tokens": 48},
+        judge={**cfg["judge"], "n": 3, "max_tokens": 48},
         eval={"benchmarks": ["judge", "taskworld"], "judge_n": 1, "limit": 10,
-              "options": {"n_resamples": 100, "judge_max_tokens": 48, "max_tokens": 24}},
+              "options": {"n_resamples": 100, "judge_prompt": cfg["judge"]["prompt"], "judge_max_tokens": 48,
+                          "max_tokens": 24}},
     )  # fmt: skip
     return cfg
 
