@@ -66,7 +66,10 @@ def tiny_model_b(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def vllm_server_b(tiny_model_b: Path, tmp_path_factory: pytest.TempPathFactory):
-    """A real `vllm serve` of the second tiny model on 127.0.0.1 (one per session), stopped by PID."""
+    """A real `vllm serve` of the second tiny model on 127.0.0.1 (one per session), stopped by PID.
+
+    Its process starts without waiting (``spec`` waits): a test that also takes ``vllm_engine`` names this
+    fixture first, so the two engine start-ups overlap."""
     require("vllm")
     from tests.servers import VLLMServer
 

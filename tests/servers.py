@@ -22,9 +22,12 @@ class VLLMServer:
     """`python -m vllm.entrypoints.openai.api_server` on 127.0.0.1, stopped by its PID."""
 
     def __init__(self, model_dir: Path, name: str, log_path: Path, timeout: float = 600) -> None:
+        """Start the server without waiting for it: :attr:`spec` and :attr:`base_url` wait until it answers, so
+        a test can start another engine meanwhile (each start is ~40 s of CPU here)."""
         self.port = free_port()
         self.name = name
-        self.base_url = f"http://127.0.0.1:{self.port}/v1"
+        self._url = f"http://127.0.0.1:{self.port}/v1"
+        self._log_path, self._timeout, self._ready = log_path, timeout, False
         env = dict(os.environ, VLLM_CPU_KVCACHE_SPACE="1")
         cmd = [
             sys.executable, "-m", "vllm.entrypoints.openai.api_server",
@@ -37,18 +40,26 @@ class VLLMServer:
         self.log = log_path.open("w")
         # its own session, so the engine's child processes are stopped with it
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-        deadline = time.time() + timeout
-        while time.time() < deadline:
+        self._deadline = time.time() + timeout
+
+    def wait_ready(self) -> None:
+        """Until ``GET /models`` answers 200; raises if the process exits or the start-up timeout passes."""
+        while not self._ready and time.time() < self._deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"vllm serve exited with {self.proc.returncode}; log: {log_path}")
+                raise RuntimeError(f"vllm serve exited with {self.proc.returncode}; log: {self._log_path}")
             try:
-                with urllib.request.urlopen(f"{self.base_url}/models", timeout=2) as r:
-                    if r.status == 200:
-                        return
+                with urllib.request.urlopen(f"{self._url}/models", timeout=2) as r:
+                    self._ready = r.status == 200
             except OSError:
                 time.sleep(1)
-        self.stop()
-        raise RuntimeError(f"vllm serve did not come up in {timeout}s; log: {log_path}")
+        if not self._ready:
+            self.stop()
+            raise RuntimeError(f"vllm serve did not come up in {self._timeout}s; log: {self._log_path}")
+
+    @property
+    def base_url(self) -> str:
+        self.wait_ready()
+        return self._url
 
     @property
     def spec(self) -> str:

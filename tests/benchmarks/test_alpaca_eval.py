@@ -418,7 +418,7 @@ def test_recorded_scores_reach_the_leaderboard(shared: Path, tmp_path: Path) -> 
 
 
 @pytest.mark.vllm
-def test_alpaca_eval_end_to_end(vllm_engine, vllm_server_b, shared: Path, tmp_path: Path) -> None:
+def test_alpaca_eval_end_to_end(vllm_server_b, vllm_engine, shared: Path, tmp_path: Path) -> None:
     """The tiny model answers 4 AlpacaEval instructions (vLLM engine); a `vllm serve` tiny model is the weighted
     judge (top-5 logprobs, seeded order, flipped back)."""
     from benchmarks.registry import EvalContext, get, run_benchmark

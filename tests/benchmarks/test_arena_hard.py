@@ -347,7 +347,7 @@ def test_score_cli_record_and_leaderboard(shared: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.vllm
-def test_arena_hard_end_to_end(vllm_engine, vllm_server_b, shared: Path, tmp_path: Path) -> None:
+def test_arena_hard_end_to_end(vllm_server_b, vllm_engine, shared: Path, tmp_path: Path) -> None:
     """The tiny model answers 2 Arena-Hard questions (vLLM engine); a `vllm serve` tiny model judges two games each."""
     from benchmarks.registry import EvalContext, get, run_benchmark
     from harness.runner import Run

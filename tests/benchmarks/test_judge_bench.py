@@ -61,7 +61,7 @@ def test_taskworld_judge_scores_with_a_trained_judge(tiny_judge: Path, tmp_path:
 
 @pytest.mark.vllm
 def test_oasst_sample_with_vllm_engine_and_reference_judge(
-    vllm_engine, vllm_server_b, shared: Path, tmp_path: Path
+    vllm_server_b, vllm_engine, shared: Path, tmp_path: Path
 ) -> None:
     """The in-process vLLM engine judges the OASST sample; a `vllm serve` of a second tiny model is the reference."""
     store = Store(tmp_path / "s.sqlite")

@@ -299,7 +299,7 @@ def test_bad_input_files(tmp_path: Path) -> None:
 
 
 @pytest.mark.vllm
-def test_mt_bench_end_to_end(vllm_engine, vllm_server_b, shared: Path, tmp_path: Path) -> None:
+def test_mt_bench_end_to_end(vllm_server_b, vllm_engine, shared: Path, tmp_path: Path) -> None:
     """The tiny model answers 2 questions (2 turns, vLLM engine); a `vllm serve` tiny model grades them."""
     from benchmarks.registry import EvalContext, get, run_benchmark
     from harness.runner import Run
