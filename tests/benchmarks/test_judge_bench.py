@@ -10,6 +10,7 @@ import pytest
 from benchmarks.registry import EvalContext, run_benchmark
 from harness.runner import Run
 from harness.store import Store
+from tests.conftest import TINY_JUDGE_PROMPT
 
 
 def _metrics(doc: dict) -> dict:
@@ -47,7 +48,8 @@ def test_taskworld_judge_scores_with_a_trained_judge(tiny_judge: Path, tmp_path:
     store = Store(tmp_path / "s.sqlite")
     run = Run.start(store, "eval", {})
     ctx = EvalContext(model_spec=f"hf:{tiny_judge}", store=store, run=run, limit=30,
-                      options={"judge_n": 3, "judge_max_tokens": 64, "n_resamples": 200})  # fmt: skip
+                      options={"judge_n": 3, "judge_max_tokens": 64, "n_resamples": 200,
+                               "judge_prompt": TINY_JUDGE_PROMPT})  # fmt: skip
     ctx._models[ctx.model_spec] = load_model(ctx.model_spec, store=store)
     res = run_benchmark("judge", ctx)
     m = {x.name: x for x in res.metrics}
