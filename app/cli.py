@@ -55,10 +55,12 @@ _register_commands()
 def _on_signals() -> None:
     """SIGTERM and SIGINT unwind the command like Ctrl-C: every ``finally`` runs, the run record ends as
     ``interrupted`` (never left ``running``), outputs stay whole (atomic writes), and the exit code is 130."""
-    from harness.runner import INTERRUPTED
+    from harness.runner import INTERRUPTED, signals_deferred
 
     def handler(signum: int, _frame: object) -> None:
         INTERRUPTED.set()
+        if signals_deferred():  # the run record is being written: Run.finish raises once it is
+            return
         raise KeyboardInterrupt
 
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -41,7 +41,7 @@ def compare(
     from benchmarks.registry import BenchmarkResult
     from harness.backends import load_model
     from harness.files import check_writable, read_jsonl
-    from harness.runner import Run
+    from harness.runner import Run, end_run
     from harness.spec import parse_spec
     from harness.store import Store
 
@@ -80,13 +80,11 @@ def compare(
         result = BenchmarkResult("head_to_head", metrics, samples)
         record_result(store, run.run_id, None, label, result)
         report.results.append(result)
+        report.calls = run.stats.to_dict()
+        out = report.write(out_dir or Path("runs") / run.run_id)  # before the record says finished
         status = "finished"
     finally:
-        for m in loaded.values():
-            m.close()
-        run.finish(status)
-    report.calls = run.stats.to_dict()
-    out = report.write(out_dir or Path("runs") / run.run_id)
+        end_run(run, status, *(m.close for m in loaded.values()))
     console.print(results_table(report.results))
     click.echo(summary_line("compare", run, f"wrote {out}"))
     store.close()

@@ -11,7 +11,7 @@ from rich.table import Table
 from app.console import console, progress_bar, summary_line
 from app.options import kv_pairs, store_option
 from harness.files import check_writable
-from harness.runner import Run
+from harness.runner import Run, end_run
 from harness.spec import parse_spec, shown
 from harness.store import Store
 from harness.types import HarnessError
@@ -167,11 +167,10 @@ def run_eval(
     status = "failed"
     try:
         report = evaluate(benchmarks, ctx, model=model_spec, iteration=iteration, config=config)
+        report.write(out)  # before the record says finished: a finished run has its files
         status = "finished"
     finally:
-        ctx.close()
-        run.finish(status)
-    report.write(out)
+        end_run(run, status, ctx.close)
     store.close()
     if not quiet:
         console.print(results_table(report.results))

@@ -9,7 +9,7 @@ import click
 from app.console import progress_bar, summary_line
 from app.options import positive, store_option
 from harness.files import atomic_write_jsonl, check_not_input, check_writable, read_jsonl
-from harness.runner import Run, generate
+from harness.runner import Run, end_run, generate
 from harness.store import Store
 from harness.types import HarnessError, Message, Request, SamplingParams
 
@@ -90,7 +90,7 @@ def run_generate(
         atomic_write_jsonl(out_path, rows)
         status = "finished"
     finally:
-        run.finish(status)
+        end_run(run, status)
         store.close()
     click.echo(summary_line("generate", run, f"wrote {out_path}"))
     return run.run_id

@@ -13,7 +13,8 @@ import random
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +61,36 @@ CLAIM_DELAY = float(os.environ.get("HARNESS_CLAIM_DELAY", "0"))
 
 # set by the CLI's SIGTERM/SIGINT handler: a run ended by a signal is recorded as interrupted, not left running
 INTERRUPTED = threading.Event()
+# >0 while the run record is being ended: the CLI's handler then only sets INTERRUPTED, and the KeyboardInterrupt
+# is raised when the record is written (a signal inside that transaction rolled it back and left it running)
+_DEFERRING = [0]
+
+
+def signals_deferred() -> bool:
+    """True while a run record is being ended (the CLI's signal handler must not raise then)."""
+    return _DEFERRING[0] > 0
+
+
+@contextmanager
+def _defer_signals() -> Iterator[None]:
+    seen = INTERRUPTED.is_set()
+    _DEFERRING[0] += 1
+    try:
+        yield
+    finally:
+        _DEFERRING[0] -= 1
+    if not seen and INTERRUPTED.is_set() and _DEFERRING[0] == 0:  # a signal came meanwhile: act on it now
+        raise KeyboardInterrupt
+
+
+def end_run(run: Run, status: str, *cleanups: Callable[[], object]) -> None:
+    """Run ``cleanups`` (closing models), then end the run record with ``status``. The record is written even when
+    a cleanup raises or a signal arrives meanwhile: a run is never left ``running``."""
+    try:
+        for cleanup in cleanups:
+            cleanup()
+    finally:
+        run.finish(status)
 
 
 @dataclass
@@ -85,10 +116,13 @@ class Run:
         self.store.update_run(self.run_id, self.stats.to_dict())
 
     def finish(self, status: str = "finished") -> None:
-        """End the run record: ``finished``, ``failed``, or ``interrupted`` when a signal ended the command."""
-        if status != "finished" and INTERRUPTED.is_set():
-            status = "interrupted"
-        self.store.update_run(self.run_id, self.stats.to_dict(), status=status)
+        """End the run record: ``finished``, ``failed``, or ``interrupted`` when a signal ended the command.
+
+        A SIGTERM/SIGINT that arrives while the record is written is acted on once it is written."""
+        with _defer_signals():
+            if status != "finished" and INTERRUPTED.is_set():
+                status = "interrupted"
+            self.store.update_run(self.run_id, self.stats.to_dict(), status=status)
 
 
 def _call_chunk(

@@ -202,26 +202,31 @@ class Store:
         """
         limit = float(os.environ.get("HARNESS_STORE_LOCK_WAIT", "120"))
         start, told = time.time(), False
-        while True:
-            try:
-                self.conn.execute("BEGIN IMMEDIATE")
-                break
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
-                    raise HarnessError(f"store {self.path}: {exc}") from exc
-                waited = time.time() - start
-                if waited >= limit:
-                    raise HarnessError(
-                        f"store {self.path}: locked by another writer for {waited:.0f} s; "
-                        "is another harness process stuck? (wait: $HARNESS_STORE_LOCK_WAIT)"
-                    ) from exc
-                if waited >= 5 and not told:
-                    print(f"waiting for the store lock of {self.path} (another process is writing)", file=sys.stderr)
-                    told = True
         try:
+            while True:
+                try:
+                    self.conn.execute("BEGIN IMMEDIATE")
+                    break
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) and "busy" not in str(exc):
+                        raise HarnessError(f"store {self.path}: {exc}") from exc
+                    waited = time.time() - start
+                    if waited >= limit:
+                        raise HarnessError(
+                            f"store {self.path}: locked by another writer for {waited:.0f} s; "
+                            "is another harness process stuck? (wait: $HARNESS_STORE_LOCK_WAIT)"
+                        ) from exc
+                    if waited >= 5 and not told:
+                        print(f"waiting for the store lock of {self.path} (another process is writing)",
+                              file=sys.stderr)  # fmt: skip
+                        told = True
             yield self.conn
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            # also when a signal's KeyboardInterrupt lands between BEGIN and the body: an open transaction left
+            # behind would make the run record's final update fail ("cannot start a transaction within a
+            # transaction") and leave the run running
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
             raise
         else:
             self.conn.execute("COMMIT")

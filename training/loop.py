@@ -18,7 +18,7 @@ from benchmarks.evaluate import canonical_row, evaluate, record_rows
 from benchmarks.registry import EvalContext
 from harness.backends import load_model, weights_hash
 from harness.files import atomic_write_json, read_json
-from harness.runner import Run
+from harness.runner import Run, end_run
 from harness.store import STORE_ENV, Store
 from harness.types import HarnessError, Model, stable_hash
 from training import data, stage_work
@@ -137,8 +137,7 @@ class Loop:
             return result
         finally:
             trainers.PROGRESS.remove(self.progress)
-            self.release()
-            self.run.finish(status)
+            end_run(self.run, status, self.release)
 
     def _iterate(self) -> dict[str, Any]:
         cfg = self.cfg

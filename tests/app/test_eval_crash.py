@@ -93,7 +93,10 @@ def test_a_signal_ends_the_run_record_as_interrupted(sig: int, tiny_model: Path,
     args[args.index("24")] = "300"  # long enough to be stopped mid-generation
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     _wait_for_run_record(store, proc)
-    time.sleep(1.0)  # into model loading / generation
+    deadline = time.time() + 120
+    # into generation: its first batch is stored (a fixed sleep outlasted all 300 prompts on a fast machine)
+    while _generations(store) == 0 and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
     assert proc.poll() is None, "finished before the signal"
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)

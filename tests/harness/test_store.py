@@ -48,3 +48,34 @@ def test_run_record_and_roundtrip(tmp_path: Path) -> None:
     assert store.get_many([key, "missing"]) == {key: comp}
     stored_req = json.loads(store.conn.execute("SELECT request FROM generations").fetchone()[0])
     assert stored_req["messages"] == [["user", "hi"]]
+
+
+def test_an_interrupt_right_after_begin_leaves_no_open_transaction(tmp_path: Path) -> None:
+    """A KeyboardInterrupt (a signal) between BEGIN IMMEDIATE and the transaction's body rolls back: the run
+    record's final update can still be written (an open transaction made it fail and left the run running)."""
+    from harness.runner import Run
+
+    store = Store(tmp_path / "s.sqlite")
+    run = Run.start(store, "eval", {})
+    real = store.conn
+
+    class InterruptedAfterBegin:
+        def execute(self, sql: str, *args: object) -> object:
+            out = real.execute(sql, *args)
+            if sql == "BEGIN IMMEDIATE":
+                raise KeyboardInterrupt
+            return out
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(real, name)
+
+    store.conn = InterruptedAfterBegin()  # type: ignore[assignment]
+    try:
+        with store.transaction():
+            raise AssertionError("the body is never reached")
+    except KeyboardInterrupt:
+        pass
+    store.conn = real
+    assert not real.in_transaction
+    run.finish("failed")
+    assert store.get_run(run.run_id)["status"] == "failed"
