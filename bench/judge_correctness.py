@@ -7,7 +7,7 @@ The task world's ranked candidates differ in format as well as correctness (conc
 correctness: ``n`` held-out task-world prompts (their own seed, disjoint from training), each with two responses of
 the same format, ``The answer is <right>.`` against ``The answer is <wrong>.`` (``taskworld.wrong_answer``). It
 writes them as ``{prompt, chosen, rejected}`` JSONL and runs the live command a user would, ``harness eval
---benchmarks judge --data FILE``, with the demo's judge options (the compact additive prompt, greedy, 48 tokens).
+--benchmarks judge --data FILE``, with the demo's judge options (the compact additive prompt, greedy, 80 tokens).
 Chance is 0.5; the printed table is the command's own, with bootstrap 95% CIs.
 
 The default model is the demo's M1 (``demo/run/m1``, written by ``make demo``).
@@ -54,7 +54,7 @@ def main() -> int:
             sys.executable, "-m", "app", "eval", "--model", f"hf:{args.model}?batch_size=64", "--benchmarks", "judge",
             "--data", str(data), "--judge-n", "1", "--seed", str(args.seed), "--out", str(Path(tmp) / "out"),
             "--store", str(Path(tmp) / "store.sqlite"), "--option", "judge_prompt=pointwise_additive_compact",
-            "--option", "judge_temperature=0.0", "--option", "judge_max_tokens=48",
+            "--option", "judge_temperature=0.0", "--option", "judge_max_tokens=80",
         ]  # fmt: skip
         print(f"judge_correctness: {args.n} right-vs-wrong pairs of one format, judge {args.model}", flush=True)
         return subprocess.run(cmd, cwd=ROOT).returncode

@@ -318,30 +318,51 @@ BENCHMARK = declare(Benchmark("taskworld", "2", "actor", METRICS, roles=("actor"
 _SCORE_BY_QUALITY = {"concise": 5, "padded": 4, "wrong": 2, "off_topic": 0}
 
 
-def _check(task: Task, candidate: str | None) -> tuple[str, bool]:
-    """The reference judgment's check of a candidate answer: forward for inverse problems, else the result."""
+def _check(task: Task, candidate: str | None) -> str:
+    """The reference judgment's check of a candidate answer: a computation, the number it must match, then a
+    comparison digit by digit.
+
+    Inverse problems are checked forward (``24 + 7 = 31; the question says 31``); the others compute the
+    reference result and set the candidate beside it (``44 + 3 = 47; the response says 57``). Why digit by digit:
+    a tiny judge learns to copy both numbers but not to tell whether two multi-digit numbers are equal (measured
+    at chance after 1,500 review-heavy steps with the numbers side by side, ``54; the question says 52: same``);
+    two digits next to each other it compares reliably (``5 5 same, 4 2 different``: the built base flags 120 of 120
+    wrong and 1 of 120 right attempts at held-out numeric questions; word questions stay at chance, issue 11's
+    note).
+    """
     n = [int(x) for x in _NUM.findall(task.prompt)]
-    if task.kind == "missing" and candidate is not None and candidate.isdigit():
-        total = int(candidate) + n[0]
-        return f"Check: {candidate} + {n[0]} = {total}{'' if total == n[1] else f', not {n[1]}'}.", total == n[1]
-    if task.kind == "half" and candidate is not None and candidate.isdigit():
-        total = 2 * int(candidate)
-        return f"Check: 2 times {candidate} is {total}{'' if total == n[0] else f', not {n[0]}'}.", total == n[0]
-    ok = candidate == task.answer
-    # a wrong candidate is named after the result ("47, not 57"), as the inverse checks do: the verdict then
-    # follows a token of the check, where a tiny judge cannot compare two numbers far apart
-    miss = "" if ok else f", not {candidate}"
-    if task.kind == "add":
-        return f"Check: {n[0]} + {n[1]} = {task.answer}{miss}.", ok
-    if task.kind == "sub":
-        return f"Check: {n[0]} - {n[1]} = {task.answer}{miss}.", ok
-    if task.kind == "larger":
-        return f"Check: the larger number is {task.answer}{miss}.", ok
-    if task.kind == "next":
-        return f"Check: after {n[0]} comes {task.answer}{miss}.", ok
-    if task.kind == "word":
-        return f"Check: the word is {task.answer}{miss}.", ok
-    return f"Check: the answer is {task.answer}{miss}.", ok
+    canonical = candidate is not None and candidate.isdigit() and candidate == str(int(candidate))
+    if task.kind == "missing" and canonical:
+        assert candidate is not None
+        calc, value, said, target = (
+            f"{candidate} + {n[0]} = {int(candidate) + n[0]}",
+            str(int(candidate) + n[0]),
+            "the question says",
+            str(n[1]),
+        )
+    elif task.kind == "half" and canonical:
+        assert candidate is not None
+        calc, value, said, target = (
+            f"2 times {candidate} is {2 * int(candidate)}",
+            str(2 * int(candidate)),
+            "the question says",
+            str(n[0]),
+        )
+    else:
+        forward = {
+            "add": lambda: f"{n[0]} + {n[1]} = {task.answer}",
+            "sub": lambda: f"{n[0]} - {n[1]} = {task.answer}",
+            "larger": lambda: f"the larger number is {task.answer}",
+            "next": lambda: f"after {n[0]} comes {task.answer}",
+            "word": lambda: f"the word is {task.answer}",
+        }
+        calc = forward[task.kind]() if task.kind in forward else f"the answer is {task.answer}"
+        value, said, target = task.answer, "the response says", str(candidate)
+    if value.isdigit() and target.isdigit() and len(value) == len(target):
+        compare = ", ".join(f"{a} {b} {'same' if a == b else 'different'}" for a, b in zip(value, target, strict=True))
+    else:
+        compare = f"{value} and {target}: {'same' if value == target else 'different'}"
+    return f"Check: {calc}; {said} {target}. Compare: {compare}."
 
 
 def response_quality(task: Task, response: str) -> str:
@@ -368,7 +389,7 @@ def reference_judgment(prompt: str, response: str) -> tuple[str, int] | None:
     if quality == "off_topic":
         return "The response does not answer the question.\nScore: 0", score
     candidate = final_answer(response, task.answer.lstrip("-").isdigit())
-    check, _ = _check(task, candidate)
+    check = _check(task, candidate)
     verdict = {
         "concise": "correct, relevant and concise",
         "padded": "correct but padded with extra text",
@@ -455,6 +476,34 @@ def pretraining_corpus(n_docs: int, seed: int) -> list[str]:
                         lines.append(f"Q: {t.prompt} A: The answer is {t.answer}.")
                     else:
                         lines.append(f"User: {t.prompt}\nAssistant: The answer is {t.answer}.")
+        docs.append(" ".join(lines))
+    return docs
+
+
+def review_corpus(n_docs: int, seed: int, review_share: float = 0.9) -> list[str]:
+    """The second pretraining phase's text: mostly corrected exercises (an attempt, right or wrong at even odds,
+    and the review that checks it), the rest the first phase's mix, as a mid-training phase weights the kind of
+    text a model should get good at.
+
+    Why: checking an attempt is a skill the judge needs and the first phase teaches only its format (its verdicts
+    were at chance); 1,500 steps of this mix teach the digit-by-digit comparison (issue 11's note).
+    """
+    rng = random.Random(f"reviews:{seed}")
+    general = pretraining_corpus(n_docs, seed=seed + 1)
+    docs = []
+    for doc in general:
+        if rng.random() >= review_share:
+            docs.append(doc)
+            continue
+        lines = []
+        for _ in range(rng.randint(4, 8)):
+            t = rng.choice(FAMILIES).make(rng)
+            if is_eval_prompt(t.prompt):
+                continue
+            attempt = good_response(t) if rng.random() < 0.5 else f"The answer is {wrong_answer(t, rng)}."
+            review = reference_judgment(t.prompt, attempt)
+            assert review is not None
+            lines.append(f"Q: {t.prompt} A: {attempt} Review: {review[0].rsplit(chr(10), 1)[0]}")
         docs.append(" ".join(lines))
     return docs
 

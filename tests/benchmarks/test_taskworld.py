@@ -1,7 +1,9 @@
 """The embedded task world: held-out partition, bounded drawing, answers, reference judgments."""
 
 import collections
+import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -49,14 +51,16 @@ def test_is_correct_reads_the_final_answer(answer: str, response: str, correct: 
     assert tw.is_correct(answer, response) is correct
 
 
-def test_reference_judgments_check_forward_and_score_by_quality() -> None:
+def test_reference_judgments_check_forward_compare_digit_by_digit_and_score_by_quality() -> None:
     prompt = "What number plus 7 equals 31?"
     assert tw.reference_judgment(prompt, "The answer is 24.") == (
-        "The response answers 24. Check: 24 + 7 = 31. The answer is correct, relevant and concise.\nScore: 5",
+        "The response answers 24. Check: 24 + 7 = 31; the question says 31. Compare: 3 3 same, 1 1 same. "
+        "The answer is correct, relevant and concise.\nScore: 5",
         5,
     )
     assert tw.reference_judgment(prompt, "The answer is 25.") == (
-        "The response answers 25. Check: 25 + 7 = 32, not 31. The answer is wrong.\nScore: 2",
+        "The response answers 25. Check: 25 + 7 = 32; the question says 31. Compare: 3 3 same, 2 1 different. "
+        "The answer is wrong.\nScore: 2",
         2,
     )
     padded = "Let me think about this question step by step. What number plus 7 equals 31? After some thought, the answer is 24."
@@ -66,16 +70,40 @@ def test_reference_judgments_check_forward_and_score_by_quality() -> None:
         0,
     )
     assert tw.reference_judgment("Half of 50 is what number?", "The answer is 25.")[0].startswith(
-        "The response answers 25. Check: 2 times 25 is 50."
+        "The response answers 25. Check: 2 times 25 is 50; the question says 50. Compare: 5 5 same, 0 0 same."
     )
-    # forward checks name a wrong candidate after the result, so the verdict follows a token of the check
+    # forward checks set the candidate beside the computed result
     assert tw.reference_judgment("What is 44 + 3?", "The answer is 57.")[0] == (
-        "The response answers 57. Check: 44 + 3 = 47, not 57. The answer is wrong.\nScore: 2"
+        "The response answers 57. Check: 44 + 3 = 47; the response says 57. Compare: 4 5 different, 7 7 same. "
+        "The answer is wrong.\nScore: 2"
     )
     assert tw.reference_judgment("What is 44 + 3?", "The answer is 47.")[0].startswith(
-        "The response answers 47. Check: 44 + 3 = 47. The answer is correct"
+        "The response answers 47. Check: 44 + 3 = 47; the response says 47. Compare: 4 4 same, 7 7 same. "
+        "The answer is correct"
+    )
+    # numbers of different lengths, words and a non-canonical candidate are compared whole
+    assert (
+        "Compare: 10 and 9: different. The answer is wrong."
+        in tw.reference_judgment("What is 8 + 2?", "The answer is 9.")[0]
+    )
+    assert (
+        "Compare: sun and sky: different."
+        in tw.reference_judgment("What is the first word of: sun sky sea?", "The answer is sky.")[0]
+    )
+    assert (
+        "Check: the answer is 24; the response says 024. Compare: 24 and 024: different."
+        in tw.reference_judgment(prompt, "The answer is 024.")[0]
     )
     assert tw.reference_judgment("Tell me a joke.", "The answer is 4.") is None
+
+
+def test_a_judgment_compares_different_exactly_when_the_answer_is_wrong() -> None:
+    rng = random.Random(0)
+    for t in tw.tasks(700, seed=1):
+        for response in (tw.good_response(t), tw.padded_response(t), f"The answer is {tw.wrong_answer(t, rng)}."):
+            judgment, score = tw.reference_judgment(t.prompt, response) or ("", -1)
+            compared = judgment.split("Compare:")[1].split("The answer is")[0]
+            assert ("different" in compared) == (score == 2) == (not tw.is_correct(t.answer, response)), judgment
 
 
 def test_a_word_question_holds_the_answer_s_tokens(tiny_model: Path) -> None:
@@ -104,9 +132,20 @@ def test_ranked_rows_rank_by_known_quality() -> None:
         assert by_rank == [5, 4, 2, 0]
 
 
-def test_pretraining_corpus_has_no_eval_question_and_no_score() -> None:
-    docs = tw.pretraining_corpus(400, seed=0)
-    text = "\n".join(docs)
+@pytest.mark.parametrize("corpus", [tw.pretraining_corpus, tw.review_corpus])
+def test_pretraining_text_has_no_eval_question_and_no_score(corpus: Any) -> None:
+    text = "\n".join(corpus(400, seed=0))
     assert "Score:" not in text and "<|" not in text
     for q in tw.tasks(300, seed=10_000, split="eval"):
         assert q.prompt not in text
+
+
+def test_review_corpus_is_mostly_reviews_right_or_wrong_at_even_odds() -> None:
+    docs = tw.review_corpus(300, seed=0)
+    reviewed = [d for d in docs if d.startswith("Q: ") and " Review: " in d]
+    assert 0.8 < len(reviewed) / len(docs) < 1.0  # review_share 0.9; the rest is the first phase's mix
+    # each review's verdict follows its comparison: "Compare: ... . The answer is <verdict>."
+    verdicts = [c.split(" The answer is ", 1)[1].split(".")[0] for d in reviewed for c in d.split("Compare: ")[1:]]
+    assert set(verdicts) <= {"wrong", "correct, relevant and concise"}
+    wrong = sum(v == "wrong" for v in verdicts) / len(verdicts)
+    assert 0.4 < wrong < 0.6  # attempts right or wrong at even odds
