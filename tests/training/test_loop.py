@@ -28,13 +28,14 @@ def short_config(out_dir: Path) -> dict:
     cfg.update(
         out_dir=str(out_dir), backend="hf", base_model="builtin:tiny-random", backend_options={},
         gates=["taskworld.avg_length <= prev * 2.0"],  # the machinery, not the demo's judge floor
-        sft={"epochs": 3, "learning_rate": 0.003, "batch_size": 16, "max_length": 320, "use_eft": True},
+        sft={"epochs": 3, "learning_rate": 0.003, "batch_size": 16, "max_length": cfg["sft"]["max_length"], "use_eft": True},
         eft={"judge_n": 1, "max_prompts": 48, "include_reference_judgments": True},
         prompts={"source": "mixed", "n": 6},
         generation={"k": 4, "temperature": 0.8, "top_p": 0.95, "max_tokens": 24},
-        judge={**cfg["judge"], "n": 3, "max_tokens": 48},
+        judge={**cfg["judge"], "n": 3},  # the demo's max_tokens: shorter cuts judgments before "Score:"
         eval={"benchmarks": ["judge", "taskworld"], "judge_n": 1, "limit": 10,
-              "options": {"n_resamples": 100, "judge_prompt": cfg["judge"]["prompt"], "judge_max_tokens": 48,
+              "options": {"n_resamples": 100, "judge_prompt": cfg["judge"]["prompt"],
+                          "judge_max_tokens": cfg["judge"]["max_tokens"],
                           "max_tokens": 24}},
     )  # fmt: skip
     return cfg
