@@ -459,12 +459,7 @@ def pretraining_corpus(n_docs: int, seed: int) -> list[str]:
             elif r < 0.6:
                 lines.append(" ".join(rng.sample(words, rng.randint(5, 10))).capitalize() + ".")
             elif r < 0.8:  # a question, an attempted answer and its review, as corrected exercises have them
-                t = rng.choice(FAMILIES).make(rng)
-                if not is_eval_prompt(t.prompt):
-                    attempt = good_response(t) if rng.random() < 0.5 else f"The answer is {wrong_answer(t, rng)}."
-                    review = reference_judgment(t.prompt, attempt)
-                    assert review is not None
-                    lines.append(f"Q: {t.prompt} A: {attempt} Review: {review[0].rsplit(chr(10), 1)[0]}")
+                lines += _corrected_exercise(rng)
             else:  # questions with answers, as forums and dialogues have them
                 fam = rng.choice(FAMILIES[:5] if rng.random() < 0.9 else FAMILIES)
                 t = fam.make(rng)
@@ -495,17 +490,20 @@ def review_corpus(n_docs: int, seed: int, review_share: float = 0.9) -> list[str
         if rng.random() >= review_share:
             docs.append(doc)
             continue
-        lines = []
-        for _ in range(rng.randint(4, 8)):
-            t = rng.choice(FAMILIES).make(rng)
-            if is_eval_prompt(t.prompt):
-                continue
-            attempt = good_response(t) if rng.random() < 0.5 else f"The answer is {wrong_answer(t, rng)}."
-            review = reference_judgment(t.prompt, attempt)
-            assert review is not None
-            lines.append(f"Q: {t.prompt} A: {attempt} Review: {review[0].rsplit(chr(10), 1)[0]}")
-        docs.append(" ".join(lines))
+        docs.append(" ".join(line for _ in range(rng.randint(4, 8)) for line in _corrected_exercise(rng)))
     return docs
+
+
+def _corrected_exercise(rng: random.Random) -> list[str]:
+    """One corrected exercise (a training-partition question, an attempt right or wrong at even odds, and its
+    review without the score) as a one-item list, or none when the drawn question is a held-out one."""
+    t = rng.choice(FAMILIES).make(rng)
+    if is_eval_prompt(t.prompt):
+        return []
+    attempt = good_response(t) if rng.random() < 0.5 else f"The answer is {wrong_answer(t, rng)}."
+    review = reference_judgment(t.prompt, attempt)
+    assert review is not None
+    return [f"Q: {t.prompt} A: {attempt} Review: {review[0].rsplit(chr(10), 1)[0]}"]
 
 
 _LIST_HEADERS = ("Exercises:", "Practice questions:", "Come up with a series of tasks:", "Questions for the class:")
