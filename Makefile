@@ -11,7 +11,7 @@ TORCH_PIP_ARGS ?=
 .PHONY: setup base test test-deps lint demo bench clean
 setup: $(VENV)/.stamp base
 
-# the demo's pretrained tiny base (training/tiny.py): built once per content hash into ~/.cache/harness (~9 min
+# the demo's pretrained tiny base (training/tiny.py): built once per content hash into ~/.cache/harness (~11 min
 # on 2 cores), then reused by `make demo`, the bench and the tests (a no-op when cached)
 base: $(VENV)/.stamp
 	$(BIN)/python -m training.tiny
