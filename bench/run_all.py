@@ -13,7 +13,7 @@ def main() -> int:
     scripts = sorted(p for p in HERE.glob("*.py") if p.name != "run_all.py")
     failed = []
     if not (HERE.parent / "demo" / "run" / "m1" / "config.json").is_file():
-        # bench/judge_correctness.py judges with the demo's M1: run the demo first on a fresh clone (~6 min)
+        # bench/judge_correctness.py judges with the demo's M1: run the demo first on a fresh clone (~8 min)
         print("\n=== make demo (for judge_correctness.py's M1)", flush=True)
         if subprocess.run([sys.executable, "-m", "app.demo"], cwd=HERE.parent).returncode != 0:
             failed.append("demo")
