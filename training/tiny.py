@@ -54,7 +54,7 @@ class TinyArch:
     max_positions: int = 8192
 
 
-# the demo's base: ~2.2M parameters, 4 layers (7.5k training tokens/s on 2 cores)
+# the demo's base: ~2.2M parameters, 4 layers (~10k training tokens/s on 2 cores)
 BASE_ARCH = TinyArch(
     vocab_size=2048, hidden_size=192, num_layers=4, num_heads=6, intermediate_size=512, max_positions=2048
 )
@@ -178,8 +178,9 @@ def pretrained_base(
     if (path / "model.safetensors").is_file():
         return path
     if log:
-        # ~6,000 training tokens/s on 2 cores, plus about a minute for the tokenizer and the corpus
-        eta = (settings.steps + settings.review_steps) * settings.batch_size * settings.seq_len // 6000 + 90
+        # ~10,000 training tokens/s on 2 cores (0.2 s per step of 8 x 256), plus about a minute and a half for the
+        # tokenizer and the corpus: ~690 s for the demo's base, which took 11 to 12 minutes in the last builds
+        eta = (settings.steps + settings.review_steps) * settings.batch_size * settings.seq_len // 10_000 + 90
         log(f"building the pretrained tiny base into {path} (once; ~{eta} s on 2 cores)")
     with atomic_dir(path) as tmp:
         _build(tmp, seed, BASE_ARCH)
