@@ -12,7 +12,7 @@ so every comparison is paired. Printed, for the actor (taskworld.accuracy) and t
 - the differences of the gains, real judge minus control and real judge minus oracle, with their 95% CIs. The
   gains share M1, so a difference is last(real) - last(other), paired over the same items.
 
-Usage: ``python bench/self_improvement.py [--out DIR] [--seed S]`` (about 3 x 8.5 minutes on 2 cores).
+Usage: ``python bench/self_improvement.py [--out DIR] [--seed S]`` (about 3 x 7.5 minutes on 2 cores).
 """
 
 from __future__ import annotations
