@@ -49,7 +49,7 @@ def run_generate(
     out_path: str,
     params: dict[str, Any],
     store_path: str | None,
-    chunk_size: int = 64,
+    window: int | None = None,
 ) -> str:
     from harness.backends import load_model, local_checkpoint
     from harness.spec import parse_spec
@@ -74,7 +74,7 @@ def run_generate(
     try:
         requests = [Request(messages=msgs, params=sampling) for _, msgs in prompts]
         with progress_bar("generate", len(requests)) as advance:
-            outs = generate(model, requests, run, chunk_size=chunk_size, on_progress=advance)
+            outs = generate(model, requests, run, window=window, on_progress=advance)
         model.close()
         rows = [
             {
@@ -113,8 +113,9 @@ def run_generate(
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--logprobs", type=int, default=None, help="Top-k logprobs per token.")
 @click.option(
-    "--chunk-size", type=int, default=64, show_default=True, callback=positive("--chunk-size"),
-    help="Requests per model call batch; each batch is committed to the store as it returns.",
+    "--window", "--chunk-size", "window", type=int, default=None, callback=positive("--window"),
+    help="Most requests sent and not yet stored (default: the backend's own: the openai concurrency, every "
+    "pending request for vLLM). A SIGKILL loses at most these calls. --chunk-size is its former name.",
 )  # fmt: skip
 @store_option
 def generate_cmd(
@@ -127,7 +128,7 @@ def generate_cmd(
     max_tokens: int,
     seed: int,
     logprobs: int | None,
-    chunk_size: int,
+    window: int | None,
     store_path: str | None,
 ) -> None:
     """Generate completions for a JSONL prompt file (resumable through the store)."""
@@ -144,7 +145,7 @@ def generate_cmd(
             "logprobs": logprobs,
         },
         store_path=store_path,
-        chunk_size=chunk_size,
+        window=window,
     )
 
 

@@ -1,8 +1,15 @@
-"""Cached, resumable generation: every model call of the project goes through :func:`generate`.
+"""Cached, resumable, streaming generation: every model call of the project goes through :func:`generate`.
 
-For each request, the samples already in the store are reused (no model call); the rest
-are sent to the model in chunks, and each chunk is committed as soon as it returns.
-Failed calls are counted, never stored, and reported at the end.
+For each request, the samples already in the store are reused (no model call); the rest are
+claimed (so processes sharing the store never repeat a call) and streamed to the backend, which
+keeps a bounded number in flight and hands back each request as it finishes. Finished requests
+are committed in groups (whatever finished during the previous commit), so the store is never
+the bottleneck and there is no barrier between groups of requests. Failed calls are counted,
+never stored, and reported at the end.
+
+The shape follows vLLM's ``AsyncLLM.generate`` / the OpenAI batch clients of arena-hard-auto
+(``gen_judgment.py``: a thread pool over all requests): the engine or the pool decides what runs
+together; the harness only bounds what is in flight and stores what comes back.
 """
 
 from __future__ import annotations
@@ -125,39 +132,86 @@ class Run:
             self.store.update_run(self.run_id, self.stats.to_dict(), status=status)
 
 
-def _call_chunk(
+Outcome = list[Completion] | Exception
+"""What a backend yields for one request: its completions, or the :class:`CallError` that ended it."""
+
+# a process's claims on requests it has not reached yet are refreshed this often (seconds; CLAIM_TTL is 600)
+HEARTBEAT_S = 30.0
+# backends without ``stream`` are driven through ``generate`` in windows of this many requests
+FALLBACK_WINDOW = 64
+
+
+def _windows(model: Model, requests: list[Request], window: int) -> Iterator[list[tuple[int, Outcome]]]:
+    """The stream of a backend that only has ``generate``: one window at a time (its one barrier)."""
+    for start in range(0, len(requests), window):
+        idx = range(start, min(start + window, len(requests)))
+        try:
+            outs: list[Outcome] = list(model.generate([requests[i] for i in idx]))
+        except CallError as exc:
+            outs = [exc] * len(idx)
+        yield list(zip(idx, outs, strict=True))
+
+
+def _open_stream(model: Model, requests: list[Request], window: int | None) -> Iterator[list[tuple[int, Outcome]]]:
+    stream = getattr(model, "stream", None)
+    if callable(stream):
+        return iter(stream(requests, window=window))
+    return _windows(model, requests, window or FALLBACK_WINDOW)
+
+
+def _stream_own(
     model: Model,
     requests: list[Request],
     keys: list[list[str]],
-    idx: list[int],
+    own: list[int],
     results: list[list[Completion] | None],
     run: Run,
     failures: list[str],
+    window: int | None,
+    on_progress: Callable[[int], None] | None,
 ) -> None:
-    """Send one chunk to the model and commit its successful completions in one transaction."""
+    """Stream the claimed requests ``own`` through the backend; commit each group of finished requests, with their
+    claims released and the run's counters, in one transaction as soon as it arrives."""
+    store = run.store
+    left = {keys[i][0] for i in own}
+    last_beat = time.monotonic()
+    groups = _open_stream(model, [requests[i] for i in own], window)
     try:
-        outs: list[list[Completion] | CallError] = list(model.generate([requests[i] for i in idx]))
-    except CallError as exc:
-        outs = [exc] * len(idx)
-    rows = []
-    for i, out in zip(idx, outs, strict=True):
-        if isinstance(out, CallError):
-            run.stats.calls_failed += 1
-            failures.append(str(out))
-            continue
-        if len(out) != requests[i].params.n:
-            raise HarnessError(f"backend returned {len(out)} samples for a request with n={requests[i].params.n}")
-        results[i] = out
-        run.stats.calls_made += 1
-        for j, comp in enumerate(out):
-            run.stats.prompt_tokens += comp.prompt_tokens if j == 0 else 0
-            run.stats.completion_tokens += comp.completion_tokens
-            rows.append((keys[i][j], model.identity, j, requests[i].content_key(), comp))
-    run.stats.absorb_backend(model)
-    if rows:
-        run.store.put_many(rows, run.run_id, counters=run.stats.to_dict())
-    else:
-        run.checkpoint()
+        for group in groups:
+            rows, done = [], []
+            for j, out in group:
+                i = own[j]
+                done.append(keys[i][0])
+                if isinstance(out, Exception):
+                    run.stats.calls_failed += 1
+                    failures.append(str(out))
+                    continue
+                if len(out) != requests[i].params.n:
+                    raise HarnessError(
+                        f"backend returned {len(out)} samples for a request with n={requests[i].params.n}"
+                    )
+                results[i] = out
+                run.stats.calls_made += 1
+                for k, comp in enumerate(out):
+                    run.stats.prompt_tokens += comp.prompt_tokens if k == 0 else 0
+                    run.stats.completion_tokens += comp.completion_tokens
+                    rows.append((keys[i][k], model.identity, k, requests[i].content_key(), comp))
+            run.stats.absorb_backend(model)
+            # the rows, the run's counters and the release of these claims in one commit: a SIGKILL either side
+            # of it leaves rows and counters in step, and no claim whose row is missing
+            store.put_many(rows, run.run_id, counters=run.stats.to_dict(), release=done)
+            left.difference_update(done)
+            if on_progress:
+                on_progress(len(group))
+            if left and time.monotonic() - last_beat > HEARTBEAT_S:
+                store.heartbeat(sorted(left))
+                last_beat = time.monotonic()
+    finally:
+        close = getattr(groups, "close", None)
+        if callable(close):
+            close()  # a backend stops sending once its consumer is gone (an error, a signal)
+        if left:
+            store.release(sorted(left))
 
 
 def generate(
@@ -165,13 +219,28 @@ def generate(
     requests: list[Request],
     run: Run,
     *,
-    chunk_size: int = 64,
+    window: int | None = None,
+    chunk_size: int | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> list[list[Completion]]:
     """Return the completions of every request, from the store where possible.
 
+    The requests not in the store are claimed, then streamed to the backend (its ``stream``: requests flow with
+    a bounded number in flight and come back as they finish); each group of finished requests is committed as
+    it arrives, so progress advances per completion and no request waits for another's straggler.
+
+    Args:
+        window: the most requests handed to the backend and not yet stored (default: the backend's own, e.g.
+            the openai backend's concurrency, or all pending requests for the vLLM engine). A SIGKILL loses at
+            most these calls.
+        chunk_size: the former name of ``window``.
+        on_progress: called with the number of requests finished (stored, reused or failed) since the last call.
+
     Raises :class:`HarnessError` after storing all successful calls if any call failed.
     """
+    window = window or chunk_size
+    if window is not None and window < 1:
+        raise HarnessError(f"window must be a positive integer, got {window!r}")
     store = run.store
     keys = [[sample_key(model.identity, req.content_key(), i) for i in range(req.params.n)] for req in requests]
     found = store.get_many([k for ks in keys for k in ks])
@@ -208,17 +277,8 @@ def generate(
                 if on_progress:
                     on_progress(len(stored))
             own = [i for i in own if results[i] is None]
-        for start in range(0, len(own), chunk_size):
-            idx = own[start : start + chunk_size]
-            try:
-                _call_chunk(model, requests, keys, idx, results, run, failures)
-            finally:
-                store.release([keys[i][0] for i in idx])
-            if on_progress:
-                on_progress(len(idx))
-            rest = own[start + chunk_size :]
-            if rest:
-                store.heartbeat([keys[i][0] for i in rest])
+        if own:
+            _stream_own(model, requests, keys, own, results, run, failures, window, on_progress)
         # requests another live process is making: wait for its rows (or take over if it dies)
         waiting = [i for i in waiting if keys[i][0] not in mine]
         if waiting:

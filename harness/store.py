@@ -2,8 +2,9 @@
 
 Rows are keyed by a content hash of (model identity, request content, sample index), so a
 re-run reuses finished rows and makes no model call for them. Only successful completions
-are ever written: a failed call leaves no row and is retried next time. Each batch of
-completions is committed as soon as it returns, so a SIGKILL loses at most the calls in flight.
+are ever written: a failed call leaves no row and is retried next time. Completions are committed
+as they arrive (grouped: everything that finished during the previous commit goes in the next one), so a
+SIGKILL loses at most the calls in flight.
 """
 
 from __future__ import annotations
@@ -255,16 +256,24 @@ class Store:
         rows: Iterable[tuple[str, str, int, dict[str, Any], Completion]],
         run_id: str | None,
         counters: dict[str, Any] | None = None,
+        release: list[str] | None = None,
     ) -> int:
         """Insert (key, model, index, request, completion) rows in one transaction; existing keys are kept.
 
         ``counters`` updates the run's counters in the same transaction, so a process killed at any point
-        leaves the stored calls and the calls counted in the run record in step.
+        leaves the stored calls and the calls counted in the run record in step. ``release`` drops this
+        process's claims on those keys in the same transaction (the streaming runner's group commit: rows are
+        visible before their claims go, so another process never recomputes them).
         """
         now = time.time()
         with self.transaction() as conn:
             if counters is not None and run_id is not None:
                 conn.execute("UPDATE runs SET counters=? WHERE run_id=?", (json.dumps(counters), run_id))
+            if release:
+                me, host = os.getpid(), host_name()
+                conn.executemany(
+                    "DELETE FROM claims WHERE key=? AND pid=? AND host=?", [(k, me, host) for k in release]
+                )
             cur = conn.executemany(
                 "INSERT OR IGNORE INTO generations VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [

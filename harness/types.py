@@ -10,6 +10,7 @@ import dataclasses
 import hashlib
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -136,6 +137,21 @@ class Model(Protocol):
 
     def close(self) -> None:
         """Release the model's memory (engine, GPU)."""
+        ...
+
+
+@runtime_checkable
+class StreamingModel(Model, Protocol):
+    """A backend that streams: requests flow in with a bounded number in flight, and each comes back as it
+    finishes. :func:`harness.runner.generate` uses ``stream`` where a backend has it (all of the project's do)."""
+
+    def stream(
+        self, requests: list[Request], window: int | None = None
+    ) -> Iterator[list[tuple[int, list[Completion] | Exception]]]:
+        """Yield groups of ``(index into requests, completions or the call's error)`` as requests finish; each
+        group is everything that finished since the last one (never empty). At most ``window`` requests (None:
+        the backend's own bound) are in flight or yielded-but-not-resumed: a request's slot is freed only when
+        the consumer asks for the next group, i.e. after it has stored this one."""
         ...
 
 

@@ -124,3 +124,13 @@ class FaultServer(ScriptServer):
 
     def __init__(self, rate: float, seed: int = 0, hang_s: float = 2.0) -> None:
         super().__init__(rate=rate, seed=seed, hang_s=hang_s)
+
+
+class LatencyServer(ScriptServer):
+    """tests/latency_server.py: an OpenAI-compatible server with seeded lognormal answer times."""
+
+    script = "latency_server.py"
+
+    def reset(self) -> None:
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}/reset", data=b"{}", method="POST")
+        urllib.request.urlopen(req, timeout=5).read()

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from harness.spec import ModelSpec, parse_spec
 from harness.types import HarnessError, Model
@@ -20,6 +20,15 @@ if TYPE_CHECKING:
 _REGISTRY: dict[str, Callable[..., Model]] = {}
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".json", ".model", ".jinja")
+
+
+def gather(groups: Iterable[list[tuple[int, Any]]], n: int) -> list[Any]:
+    """A backend's ``generate`` from its ``stream``: the ``n`` outcomes in request order, once all have come back."""
+    out: list[Any] = [None] * n
+    for group in groups:
+        for i, outcome in group:
+            out[i] = outcome
+    return out
 
 
 def register(name: str) -> Callable[[Callable[..., Model]], Callable[..., Model]]:

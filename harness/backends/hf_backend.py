@@ -1,4 +1,4 @@
-"""``hf:PATH`` — transformers ``generate``, batched with left padding.
+"""``hf:PATH`` — transformers ``generate``, batched by prompt length with left padding.
 
 Sampling uses the Gumbel-max trick with one ``torch.Generator`` per sample (seeded
 ``seed + i``), so a sample is the same whatever batch it lands in: a resumed run and an
@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
+from collections.abc import Iterator
 from typing import Any
 
-from harness.backends import checkpoint_identity, register
+from harness.backends import checkpoint_identity, gather, register
 from harness.spec import ModelSpec
 from harness.types import Completion, HarnessError, Request, SamplingParams
 
@@ -80,18 +81,37 @@ class HFModel:
         return str(text), False
 
     def generate(self, requests: list[Request]) -> list[list[Completion]]:
-        out: list[list[Completion]] = [[] for _ in requests]
+        return gather(self.stream(requests), len(requests))
+
+    def stream(
+        self, requests: list[Request], window: int | None = None
+    ) -> Iterator[list[tuple[int, list[Completion]]]]:
+        """Batches of ``batch_size`` samples grouped by prompt length (less padding, as lm-eval's ``Collator``
+        orders by length), over windows of ``window`` requests (default: all); a request is yielded as soon as
+        the batch holding its last sample is done."""
+        win = window or max(len(requests), 1)
+        for start in range(0, len(requests), win):
+            yield from self._stream_window(requests, list(range(start, min(start + win, len(requests)))))
+
+    def _stream_window(self, requests: list[Request], idxs: list[int]) -> Iterator[list[tuple[int, list[Completion]]]]:
         groups: dict[tuple[Any, ...], list[int]] = defaultdict(list)
-        for i, r in enumerate(requests):
-            p = r.params
-            groups[(p.temperature, p.top_p, p.max_tokens, p.stop, p.logprobs, r.messages is None)].append(i)
-        for idxs in groups.values():
-            rows = [(i, s) for i in idxs for s in range(requests[i].params.n)]
+        for i in idxs:
+            p = requests[i].params
+            groups[(p.temperature, p.top_p, p.max_tokens, p.stop, p.logprobs, requests[i].messages is None)].append(i)
+        for members in groups.values():
+            length = {i: len(self.tokenizer(self._prompt_text(requests[i])[0]).input_ids) for i in members}
+            # longest first (a memory error shows at once), a request's samples side by side
+            order = sorted(members, key=lambda i: -length[i])
+            rows = [(i, s) for i in order for s in range(requests[i].params.n)]
+            got: dict[int, list[Completion]] = {}
             for start in range(0, len(rows), self.batch_size):
                 batch = rows[start : start + self.batch_size]
                 for (i, _), comp in zip(batch, self._generate_rows(requests, batch), strict=True):
-                    out[i].append(comp)
-        return out
+                    got.setdefault(i, []).append(comp)
+                finished = [(i, got.pop(i)) for i in dict.fromkeys(i for i, _ in batch)
+                            if len(got.get(i, ())) == requests[i].params.n]  # fmt: skip
+                if finished:
+                    yield finished
 
     def _generate_rows(self, requests: list[Request], rows: list[tuple[int, int]]) -> list[Completion]:
         import torch

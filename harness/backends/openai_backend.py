@@ -1,26 +1,37 @@
 """``openai:NAME[@BASE_URL]`` — any OpenAI-compatible HTTP server through the ``openai`` client.
 
 The API key is read from the environment only (``$OPENAI_API_KEY``, or the variable named by
-the ``api_key_env`` option) and is redacted from every error message. Requests run with
-bounded concurrency (``concurrency``, default 8). Retries are done here rather than by the
-client (``max_retries=0``) so that every fault is counted in the run record: 429 (honouring
-Retry-After), 5xx, timeouts, dropped connections and malformed bodies (bad JSON, no
-choices) are retried with exponential backoff up to ``max_retries`` (default 6); other
-4xx errors fail at once. Options: ``timeout`` (s, default 120), ``backoff`` (base s,
-default 1), ``price_in`` / ``price_out`` (USD per 1M tokens, for cost accounting).
+the ``api_key_env`` option) and is redacted from every error message.
+
+Requests stream through one long-lived thread pool and one HTTP client (connection reuse) for the
+model's lifetime: at most ``concurrency`` (default 32) are in flight, and a new one starts as soon
+as one finishes and is stored, with no barrier between groups of requests (the peer is
+arena-hard-auto's ``gen_judgment.py``, a ``ThreadPoolExecutor`` over all requests). On 429 the
+concurrency adapts (AIMD, as TCP and most API batch clients do): it halves, at most once a second,
+and every worker waits out the server's Retry-After; each success then adds 1/limit, so it climbs
+back by one per round of successes up to ``concurrency``.
+
+Retries are done here rather than by the client (``max_retries=0``) so that every fault is counted
+in the run record: 429 (honouring Retry-After), 5xx, timeouts, dropped connections and malformed
+bodies (bad JSON, no choices) are retried with exponential backoff up to ``max_retries`` (default 6);
+other 4xx errors fail at once. Options: ``timeout`` (s, default 120), ``backoff`` (base s, default 1),
+``price_in`` / ``price_out`` (USD per 1M tokens, for cost accounting).
 """
 
 from __future__ import annotations
 
+import math
+import queue
 import random
 import re
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from harness.backends import register
+from harness.backends import gather, register
 from harness.spec import OPENAI_URL, ModelSpec, api_key, shown
 from harness.types import Completion, HarnessError, Request
 
@@ -66,6 +77,45 @@ def _retry_after(headers: Any) -> float | None:
             return None
 
 
+# the default number of requests in flight: API judges answer in seconds, and 32 keeps a median-0.3 s server busy
+# (bench/speed_client.py); a server that answers 429 makes it adapt down
+DEFAULT_CONCURRENCY = 32
+
+
+class _Limiter:
+    """Adaptive concurrency (additive increase, multiplicative decrease) plus a shared Retry-After pause."""
+
+    def __init__(self, ceiling: int) -> None:
+        self.ceiling = ceiling
+        self.limit = float(ceiling)
+        self.resume_at = 0.0
+        self.last_cut = -math.inf
+        self.lowest = ceiling
+        self._lock = threading.Lock()
+
+    def current(self) -> int:
+        return max(1, int(self.limit))
+
+    def rate_limited(self, retry_after: float | None) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if now - self.last_cut >= 1.0:  # one cut per burst: the 429s of one round say the same thing
+                self.limit = max(1.0, self.limit / 2)
+                self.last_cut = now
+                self.lowest = min(self.lowest, self.current())
+            if retry_after:
+                self.resume_at = max(self.resume_at, now + retry_after)
+
+    def succeeded(self) -> None:
+        with self._lock:
+            self.limit = min(float(self.ceiling), self.limit + 1.0 / max(self.limit, 1.0))
+
+    def wait(self) -> None:
+        """Sleep while the server's Retry-After pause lasts (every worker honours it, not only the one told)."""
+        while (left := self.resume_at - time.monotonic()) > 0:
+            time.sleep(min(left, 1.0))
+
+
 @register("openai")
 class OpenAIModel:
     def __init__(self, spec: ModelSpec, store: Any = None) -> None:
@@ -79,7 +129,9 @@ class OpenAIModel:
         key = api_key(spec)  # $OPENAI_API_KEY only to OpenAI's own host (see harness.spec.api_key)
         opts.pop("api_key_env", None)
         self._secrets = [key]
-        self.concurrency = int(opts.pop("concurrency", 8))
+        self.concurrency = int(opts.pop("concurrency", DEFAULT_CONCURRENCY))
+        if self.concurrency < 1:
+            raise HarnessError(f"model spec {shown(spec.raw)}: option concurrency must be >= 1")
         self.max_retries = int(opts.pop("max_retries", 6))
         self.backoff = float(opts.pop("backoff", 1.0))
         self.max_backoff = float(opts.pop("max_backoff", 60.0))
@@ -92,9 +144,24 @@ class OpenAIModel:
         if opts:
             raise HarnessError(f"model spec {shown(spec.raw)}: unknown option(s) {', '.join(sorted(opts))}")
         self.connect_timeout = connect
-        self.client = openai.OpenAI(
-            base_url=self.base_url, api_key=key, max_retries=0, timeout=openai.Timeout(timeout, connect=connect)
+        from openai._constants import DEFAULT_CONNECTION_LIMITS
+
+        # one client for the model's lifetime, with as many kept-alive connections as requests in flight (the
+        # SDK's default keeps 100, so at concurrency 128 connections would be opened and closed per request); the
+        # limits' class is the SDK's own HTTP library's (httpx, or httpx2 in newer SDKs)
+        limits = type(DEFAULT_CONNECTION_LIMITS)(
+            max_connections=self.concurrency, max_keepalive_connections=self.concurrency
         )
+        http = openai.DefaultHttpxClient(limits=limits)
+        self.client = openai.OpenAI(
+            base_url=self.base_url,
+            api_key=key,
+            max_retries=0,
+            timeout=openai.Timeout(timeout, connect=connect),
+            http_client=http,
+        )
+        self._pool: ThreadPoolExecutor | None = None
+        self._limiter = _Limiter(self.concurrency)
         self._lock = threading.Lock()
         self._rng = random.Random(0)
         self._stats: dict[str, Any] = {"retries": 0, "cost_usd": 0.0, "faults": {}}
@@ -137,17 +204,64 @@ class OpenAIModel:
             self._stats["faults"][kind] = self._stats["faults"].get(kind, 0) + 1
 
     def generate(self, requests: list[Request]) -> list[Any]:
-        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            return list(pool.map(self._call_with_retries, requests))
+        return gather(self.stream(requests), len(requests))
 
-    def _call_with_retries(self, req: Request) -> Any:
+    def stream(self, requests: list[Request], window: int | None = None) -> Iterator[list[tuple[int, Any]]]:
+        """Keep up to ``min(concurrency, window)`` requests in flight (less while the server rate-limits) on the
+        model's one pool; yield what finished since the last yield. A slot is freed when the consumer comes back
+        for more, i.e. after it stored the group: a SIGKILL loses at most that many calls."""
+        from harness.runner import CallError
+
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="openai")
+        cap = min(self.concurrency, window or self.concurrency)
+        done: queue.Queue[tuple[int, Any]] = queue.Queue()
+        stop = threading.Event()
+
+        def work(i: int) -> None:
+            try:
+                res: Any = self._call_with_retries(requests[i], stop)
+            except Exception as exc:  # noqa: BLE001 - a worker's failure is that call's error, never a lost slot
+                res = CallError(f"{self.identity}: {type(exc).__name__} ({self._clean(exc)})")
+            done.put((i, res))
+
+        nxt, in_flight = 0, 0
+        try:
+            while nxt < len(requests) or in_flight:
+                while nxt < len(requests) and in_flight < min(cap, self._limiter.current()):
+                    self._pool.submit(work, nxt)
+                    nxt, in_flight = nxt + 1, in_flight + 1
+                while True:
+                    try:
+                        group = [done.get(timeout=0.5)]
+                        break
+                    except queue.Empty:
+                        continue
+                while True:
+                    try:
+                        group.append(done.get_nowait())
+                    except queue.Empty:
+                        break
+                yield group
+                in_flight -= len(group)
+        finally:
+            stop.set()  # calls still in flight end after their current attempt; nothing new is sent
+
+    def _call_with_retries(self, req: Request, stop: threading.Event | None = None) -> Any:
         from harness.runner import CallError
 
         for attempt in range(self.max_retries + 1):
+            if stop is not None and stop.is_set():
+                return CallError(f"{self.identity}: cancelled")
+            self._limiter.wait()
             try:
-                return self._call(req)
+                res = self._call(req)
+                self._limiter.succeeded()
+                return res
             except _Retryable as exc:
                 self._count_fault(exc.kind)
+                if exc.kind == "rate_limit":
+                    self._limiter.rate_limited(exc.wait)
                 if attempt == self.max_retries:
                     return CallError(f"{self.identity}: {exc.kind} after {attempt + 1} attempts ({exc})")
                 with self._lock:
@@ -236,4 +350,7 @@ class OpenAIModel:
         return [{k: float(v) for k, v in (d or {}).items()} for d in (getattr(lp, "top_logprobs", None) or [])]
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
         self.client.close()

