@@ -21,9 +21,18 @@ def free_port() -> int:
 class VLLMServer:
     """`python -m vllm.entrypoints.openai.api_server` on 127.0.0.1, stopped by its PID."""
 
-    def __init__(self, model_dir: Path, name: str, log_path: Path, timeout: float = 600) -> None:
+    def __init__(
+        self,
+        model_dir: Path,
+        name: str,
+        log_path: Path,
+        timeout: float = 600,
+        data_parallel_size: int = 1,
+        max_model_len: int = 8192,
+    ) -> None:
         """Start the server without waiting for it: :attr:`spec` and :attr:`base_url` wait until it answers, so
-        a test can start another engine meanwhile (each start is ~40 s of CPU here)."""
+        a test can start another engine meanwhile (each start is ~40 s of CPU here). ``data_parallel_size`` > 1
+        runs that many engine replicas behind the one API server (vLLM's own data parallelism)."""
         self.port = free_port()
         self.name = name
         self._url = f"http://127.0.0.1:{self.port}/v1"
@@ -33,10 +42,12 @@ class VLLMServer:
             sys.executable, "-m", "vllm.entrypoints.openai.api_server",
             "--model", str(model_dir), "--served-model-name", name,
             "--host", "127.0.0.1", "--port", str(self.port),
-            "--dtype", "float32", "--max-model-len", "8192", "--seed", "0",
+            "--dtype", "float32", "--max-model-len", str(max_model_len), "--seed", "0",
             "--enable-prefix-caching", "--no-enable-chunked-prefill", "--max-logprobs", "20",
             "--enforce-eager",  # torch.compile would add ~18 s to the start; the in-process engine fixture keeps it
         ]  # fmt: skip
+        if data_parallel_size > 1:
+            cmd += ["--data-parallel-size", str(data_parallel_size)]
         self.log = log_path.open("w")
         # its own session, so the engine's child processes are stopped with it
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
@@ -64,6 +75,12 @@ class VLLMServer:
     @property
     def spec(self) -> str:
         return f"openai:{self.name}@{self.base_url}"
+
+    def metrics(self) -> str:
+        """The server's Prometheus text (``GET /metrics``)."""
+        self.wait_ready()
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=10) as r:
+            return str(r.read().decode())
 
     def stop(self) -> None:
         if self.proc.poll() is None:
