@@ -53,6 +53,7 @@ BACKEND_OPTIONS: dict[str, dict[str, Option]] = {
         "seed": Option(int, low=0), "tensor_parallel_size": Option(int, low=1), "max_num_seqs": Option(int, low=1),
         "enable_prefix_caching": Option(bool), "enable_chunked_prefill": Option(bool),
         "trust_remote_code": Option(bool), "revision": Option(str), "quantization": Option(str),
+        "data_parallel_size": Option(int, low=1),
     },
     "openai": {
         "api_key_env": Option(str), "concurrency": Option(int, low=1), "max_retries": Option(int, low=0),

