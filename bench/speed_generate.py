@@ -3,7 +3,10 @@
     python bench/speed_generate.py [--prompts 256] [--max-tokens 64]
 
 Prints, for the vLLM engine and for HF transformers, the harness path (backend + runner +
-SQLite store, cold store) as a ratio of the raw engine's tokens/s. The raw and harness
+SQLite store, cold store) as a ratio of the raw engine's tokens/s. The harness runs
+``runner.generate`` with its defaults, the path every command takes (requests streamed
+through the engine, each stored as it finishes); the raw vLLM engine is given all prompts
+at once (``LLM.chat``), raw HF ``generate`` batches them in order. The raw and harness
 runs alternate and the best of each is kept, so warm-up and prefix-cache effects fall on both.
 """
 
@@ -53,7 +56,7 @@ def bench_vllm(model_dir: Path, prompts: list[str], max_tokens: int) -> tuple[fl
     def harness() -> None:
         store = Store(tmp / f"s{next(counter)}.sqlite")  # a cold store every time: all calls are made
         reqs = [Request.user(p, seed=i, max_tokens=max_tokens, temperature=1.0) for i, p in enumerate(prompts)]
-        generate(model, reqs, Run.start(store, "bench", {}), chunk_size=len(reqs))
+        generate(model, reqs, Run.start(store, "bench", {}))  # the product path's defaults
         store.close()
 
     raw()  # warm-up
@@ -98,7 +101,7 @@ def bench_hf(model_dir: Path, prompts: list[str], max_tokens: int, batch: int) -
     def harness() -> None:
         store = Store(tmp / f"s{next(counter)}.sqlite")
         reqs = [Request.user(p, seed=i, max_tokens=max_tokens, temperature=1.0) for i, p in enumerate(prompts)]
-        generate(model, reqs, Run.start(store, "bench", {}), chunk_size=len(reqs))
+        generate(model, reqs, Run.start(store, "bench", {}))  # the product path's defaults
         store.close()
 
     raw()
