@@ -12,7 +12,10 @@ faithful analogue is a short causal-LM pretraining of a few-million-parameter mo
 mid-training phase on corrected exercises (``review_corpus``: an attempt and a review that checks it), as real
 pretraining mixes end on the text they most want learned. It is
 built once per content hash of (seed, architecture, corpus, steps) into the cache directory
-(``$HARNESS_CACHE`` or ``~/.cache/harness``) and reused by the demo and the tests; ``make setup`` builds it.
+(``$HARNESS_CACHE`` or ``~/.cache/harness``) and reused by the demo and the tests. The seed-0 base, as built on
+the development machine, ships in ``training/assets/tiny-base`` (8.5 MB, with the sha256 of each file): ``make
+setup`` copies it into the cache instead of pretraining (11 to 21 minutes on 2 cores), and ``make base`` rebuilds
+it from the corpus and says whether the result matches the shipped files on this CPU.
 """
 
 from __future__ import annotations
@@ -166,16 +169,52 @@ def base_key(seed: int, arch: TinyArch = BASE_ARCH, settings: PretrainSettings |
     return hashlib.blake2b(doc.encode(), digest_size=8).hexdigest()
 
 
+# the demo's base as built on the development machine (2 CPU cores): shipped so that `make setup` does not pretrain
+SHIPPED_BASE = Path(__file__).resolve().parent / "assets" / "tiny-base"
+SHIPPED_MANIFEST = "shipped.json"  # {"base_key": ..., "sha256": {file: digest}, "built_on": ...}
+
+
+def file_digests(path: Path) -> dict[str, str]:
+    """sha256 of each file of a base directory (its weights, tokenizer and configs), by name."""
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(path.iterdir())
+        if p.is_file() and not p.name.startswith(".") and p.name != SHIPPED_MANIFEST
+    }
+
+
+def shipped_base(seed: int = 0, settings: PretrainSettings | None = None) -> Path | None:
+    """The shipped base directory when it is the base for (``seed``, ``settings``) and its files are intact."""
+    manifest = SHIPPED_BASE / SHIPPED_MANIFEST
+    if not manifest.is_file():
+        return None
+    doc = json.loads(manifest.read_text())
+    if doc.get("base_key") != base_key(seed, BASE_ARCH, settings):
+        return None
+    if file_digests(SHIPPED_BASE) != doc.get("sha256"):
+        raise RuntimeError(f"the shipped tiny base at {SHIPPED_BASE} does not match {manifest} (a damaged checkout?)")
+    return SHIPPED_BASE
+
+
 def pretrained_base(
     seed: int = 0,
     *,
     settings: PretrainSettings | None = None,
     log: Callable[[str], None] | None = None,
 ) -> Path:
-    """The pretrained tiny base for ``seed`` (built on first use, then read from the cache)."""
+    """The pretrained tiny base for ``seed``: from the cache, else a copy of the shipped one when it is this
+    recipe's, else built (and cached)."""
     settings = settings or PretrainSettings()
     path = cache_dir() / "tiny" / f"base-{base_key(seed, BASE_ARCH, settings)}"
     if (path / "model.safetensors").is_file():
+        return path
+    shipped = shipped_base(seed, settings)
+    if shipped is not None:
+        import shutil
+
+        with atomic_dir(path) as tmp:
+            for name in file_digests(shipped):
+                shutil.copyfile(shipped / name, tmp / name)
         return path
     if log:
         # ~10,000 training tokens/s on 2 cores (0.2 s per step of 8 x 256), plus about a minute and a half for the
@@ -186,6 +225,38 @@ def pretrained_base(
         _build(tmp, seed, BASE_ARCH)
         pretrain(tmp, settings, seed=seed, log=log)
     return path
+
+
+def rebuild_and_compare(log: Callable[[str], None] = print) -> bool:
+    """`make base`: pretrain the demo's base from the corpus here, into a temporary directory, and say whether it
+    matches the shipped one on this CPU (float arithmetic differs between CPUs, so it may not). Returns the match."""
+    import tempfile
+
+    settings = PretrainSettings()
+    with tempfile.TemporaryDirectory() as d:
+        out = Path(d) / "base"
+        eta = (settings.steps + settings.review_steps) * settings.batch_size * settings.seq_len // 10_000 + 90
+        log(f"rebuilding the pretrained tiny base from the corpus into {out} (~{eta} s on 2 cores)")
+        out.mkdir()
+        _build(out, 0, BASE_ARCH)
+        pretrain(out, settings, seed=0, log=log)
+        built = file_digests(out)
+        doc = json.loads((SHIPPED_BASE / SHIPPED_MANIFEST).read_text())
+        shipped = doc["sha256"]
+        for name in sorted(set(built) | set(shipped)):
+            same = built.get(name) == shipped.get(name)
+            log(f"  {name:<24} {'same' if same else 'DIFFERENT'}  built {str(built.get(name))[:16]}  "
+                f"shipped {str(shipped.get(name))[:16]}")  # fmt: skip
+        if built.get("model.safetensors") != shipped.get("model.safetensors"):
+            from safetensors.numpy import load_file
+
+            a, b = load_file(str(out / "model.safetensors")), load_file(str(SHIPPED_BASE / "model.safetensors"))
+            diff = max(float(abs(a[k] - b[k]).max()) for k in a)
+            log(f"  largest weight difference: {diff:.3g}")
+    match = built.get("model.safetensors") == shipped.get("model.safetensors")
+    where = doc.get("built_on", "the development machine")
+    log(f"the rebuilt base {'matches' if match else 'does not match'} the shipped one (built on {where})")
+    return match
 
 
 def pretrain(
@@ -266,5 +337,10 @@ def _train_phase(  # type: ignore[no-untyped-def]
     return losses
 
 
-if __name__ == "__main__":  # `python -m training.tiny`: build the cached base (make setup)
-    print(pretrained_base(0, log=print))
+if __name__ == "__main__":  # `python -m training.tiny`: the base into the cache (make setup); --rebuild: make base
+    import sys
+
+    if "--rebuild" in sys.argv[1:]:
+        rebuild_and_compare()
+    else:
+        print(pretrained_base(0, log=print))
