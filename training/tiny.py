@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from harness.files import atomic_dir
+from harness.types import HarnessError
 
 SPECIAL_TOKENS = ["<|pad|>", "<|bos|>", "<|end|>", "<|system|>", "<|user|>", "<|assistant|>"]
 
@@ -191,8 +192,14 @@ def shipped_base(seed: int = 0, settings: PretrainSettings | None = None) -> Pat
     doc = json.loads(manifest.read_text())
     if doc.get("base_key") != base_key(seed, BASE_ARCH, settings):
         return None
-    if file_digests(SHIPPED_BASE) != doc.get("sha256"):
-        raise RuntimeError(f"the shipped tiny base at {SHIPPED_BASE} does not match {manifest} (a damaged checkout?)")
+    found, recorded = file_digests(SHIPPED_BASE), doc.get("sha256", {})
+    for name in sorted(set(found) | set(recorded)):
+        if found.get(name) != recorded.get(name):
+            what = "is missing" if name not in found else "is not recorded" if name not in recorded else "differs"
+            raise HarnessError(
+                f"{SHIPPED_BASE / name}: {what} from {manifest}'s sha256 (a damaged checkout? git checkout -- "
+                f"training/assets, or make base to rebuild it)"
+            )
     return SHIPPED_BASE
 
 

@@ -35,3 +35,22 @@ def test_pretrained_base_copies_the_shipped_one(tmp_path: Path, monkeypatch: pyt
     # another recipe (here another seed) is not the shipped base: it would be built
     with pytest.raises(AssertionError, match="must be copied"):
         tiny.pretrained_base(1)
+
+
+def test_a_corrupted_shipped_file_is_refused_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from harness.types import HarnessError
+
+    copy = tmp_path / "tiny-base"
+    shutil.copytree(tiny.SHIPPED_BASE, copy)
+    weights = bytearray((copy / "model.safetensors").read_bytes())
+    weights[-1] ^= 0xFF  # one flipped byte in the last weight
+    (copy / "model.safetensors").write_bytes(bytes(weights))
+    monkeypatch.setattr(tiny, "SHIPPED_BASE", copy)
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(HarnessError) as err:
+        tiny.pretrained_base(0)
+    message = str(err.value)
+    assert "\n" not in message and str(copy / "model.safetensors") in message and "differs" in message
+    assert not (tmp_path / "cache" / "tiny").exists() or not any((tmp_path / "cache" / "tiny").iterdir())
