@@ -72,28 +72,44 @@ def _terminal_columns(family: str, columns: list[str]) -> list[str]:
     return cols
 
 
-_SHORT = {"pairwise_accuracy_ties_excluded": "pair_acc_noties", "delta_prev": "Δprev", "first_position_all": "pos_A"}
+# at most 8 characters each, so a header never folds mid-word at 80 columns; the table's caption is the legend
+_SHORT = {
+    "pairwise_accuracy_ties_excluded": "noties", "pairwise_accuracy": "pair_acc", "judgment_parse_rate": "parse",
+    "parse_rate": "parse", "first_position_all": "pos_A", "all_equal_share": "all_eq", "top_score_share": "top",
+    "rank_consistency": "rank_con", "accuracy": "acc", "avg_length": "len", "spearman": "spearman",
+    "kendall": "kendall", "win_rate": "win", "lc_win_rate": "lc_win", "score": "score", "overall": "overall",
+}  # fmt: skip
+_HEADER_MAX = 8
 
 
 def _short_col(col: str) -> str:
-    parts = [_SHORT.get(p, p) for p in col.split(".")]
-    return ".".join(parts[1:]) if len(parts) > 1 else parts[0]
+    """An 8-character header: the metric's short name, ``Δ`` before it for the change from the previous iteration."""
+    parts = col.split(".")
+    delta = parts[-1] == "delta_prev"
+    name = parts[-2] if delta and len(parts) > 2 else parts[-1] if len(parts) > 1 else parts[0]
+    short = _SHORT.get(name, name)[: _HEADER_MAX - (1 if delta else 0)]
+    return f"Δ{short}" if delta else short
 
 
 def terminal_tables(tables: dict[str, dict[str, Any]], width: int = 80) -> list[Any]:
     """rich Tables of the headline columns only, values without CIs, that fit ``width`` columns.
 
-    The model column shows ``M<iteration>`` and the run id; the full tables (CIs, every metric) are in the files.
+    Headers are short names (never folded mid-word); the caption is their legend. The model column shows
+    ``M<iteration>`` and the run id; the full tables (CIs, every metric) are in the files.
     """
     from rich.table import Table
 
     out = []
     for fam, table in tables.items():
         cols = _terminal_columns(fam, table["columns"]) or table["columns"][:4]
-        t = Table(title=f"{fam} (headline columns; every column and CI in the files)", width=width)
+        legend = "; ".join(f"{_short_col(c)} = {c}" for c in cols)
+        t = Table(
+            title=f"{fam} (headline columns; every column and CI in the files)", width=width,
+            caption=f"{legend}; * = the change's 95% CI excludes 0", caption_justify="left",
+        )  # fmt: skip
         t.add_column("model", overflow="fold", max_width=22)
         for c in cols:
-            t.add_column(_short_col(c), justify="right", overflow="fold")
+            t.add_column(_short_col(c), justify="right", overflow="fold", no_wrap=False, min_width=_HEADER_MAX)
         for row in table["rows"]:
             label = f"M{row['iteration']} {row['run_id'][:8]}" if row["iteration"] is not None else _short(row["model"])
             t.add_row(label, *[fmt(row.get(c), with_ci=False, column=c) for c in cols])

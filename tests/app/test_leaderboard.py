@@ -53,6 +53,28 @@ def test_tables_carry_the_stored_numbers(tmp_path: Path) -> None:
     assert result["markdown"] in md
 
 
+def test_terminal_headers_never_fold_at_80_columns() -> None:
+    """Every header is whole on one line of an 80-column table, and the caption names each column in full."""
+    from rich.console import Console
+
+    from app.leaderboard import terminal_tables
+
+    cols = ["judge.pairwise_accuracy_ties_excluded", "judge.pairwise_accuracy_ties_excluded.delta_prev",
+            "judge.spearman", "judge.parse_rate", "meta_judge.first_position_all", "judge_alarms.all_equal_share"]  # fmt: skip
+    row = {"iteration": 2, "run_id": "20261207-1", "model": "m", **{c: {"value": -0.00406} for c in cols}}
+    console = Console(width=80, record=True, color_system=None)
+    for table in terminal_tables({"judge": {"columns": cols, "rows": [row]}}, width=80):
+        console.print(table)
+    text = console.export_text()
+    header = next(line for line in text.splitlines() if "model" in line)
+    words = [w for w in header.replace("┃", " ").split() if w != "model"]
+    assert len(words) == len(cols), header  # one line of headers: none folded onto a second line
+    assert all(len(w) <= 8 for w in words), words
+    legend = " ".join(text.split())  # the caption wraps at spaces only
+    assert all(f"{w} = {c}" in legend for w, c in zip(words, cols, strict=True)), legend  # each header, whole
+    assert max(len(line) for line in text.splitlines()) <= 80
+
+
 def test_cli_leaderboard_errors(tmp_path: Path) -> None:
     Store(tmp_path / "empty.sqlite").close()
     res = subprocess.run(
