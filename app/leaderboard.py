@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -19,7 +20,7 @@ import click
 
 from app.leaderboard_html import fmt, render_html
 from app.options import store_option
-from harness.files import atomic_write_json, atomic_write_text
+from harness.files import atomic_write_json, atomic_write_text, check_writable
 from harness.store import Store
 from harness.types import HarnessError
 
@@ -171,10 +172,20 @@ def publish(
             raise HarnessError(f"store {store.path}: no results{' for the selected runs' if runs else ''}")
         run_docs = [store.get_run(r) for r in sorted({row["run_id"] for row in rows})]
         samples = store.get_samples(runs)
+        # a report page for every run with iterations (harness iterate): all of its samples and its gates
+        report_runs = sorted({r["run_id"] for r in rows if r["iteration"] is not None}) if "html" in formats else []
+        pages: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]], dict[int, dict[str, Any]]]] = {}
+        for run_id in report_runs:
+            its = sorted({int(r["iteration"]) for r in rows if r["run_id"] == run_id and r["iteration"] is not None})
+            gates = {it: json.loads(g) for it in its if (g := store.kv_get(f"gate:{run_id}:{it}")) is not None}
+            pages[run_id] = ([r for r in rows if r["run_id"] == run_id], store.get_samples([run_id], None), gates)
     finally:
         store.close()
     tables = build_tables(rows)
     out = Path(out_dir)
+    page_names = {run_id: f"run-{re.sub(r'[^A-Za-z0-9_.-]', '_', run_id)}.html" for run_id in pages}
+    for name in ["leaderboard.md", "leaderboard.html", *page_names.values()]:
+        check_writable(str(out / name))  # every target first: a blocked one fails before anything is written
     markdown = "\n".join(to_markdown(fam, t) for fam, t in tables.items())
     if "md" in formats:
         atomic_write_text(out / "leaderboard.md", "# Leaderboard\n\n" + markdown)
@@ -184,7 +195,20 @@ def publish(
         if "json" in formats:
             atomic_write_json(out / f"{fam}.json", table)
     if "html" in formats:
-        atomic_write_text(out / "leaderboard.html", render_html(tables, run_docs, samples, rows))
+        from plotly.offline import get_plotlyjs
+
+        from app.leaderboard_html import table_html
+        from app.report_html import render_run_page
+
+        plotly_js = get_plotlyjs()
+        docs = {d["run_id"]: d for d in run_docs}
+        for run_id, (run_rows, run_samples, gates) in pages.items():
+            others = "".join(
+                f"<h3>{fam}</h3>" + table_html(t, f"all-{fam}") for fam, t in build_tables(run_rows).items()
+            )
+            page = render_run_page(docs[run_id], run_rows, run_samples, gates, others, plotly_js)
+            atomic_write_text(out / page_names[run_id], page)
+        atomic_write_text(out / "leaderboard.html", render_html(tables, run_docs, samples, page_names))
     return {"tables": tables, "markdown": markdown}
 
 

@@ -1,16 +1,13 @@
-"""The static HTML leaderboard: one self-contained file (inline CSS/JS, plots as data-URI PNGs).
+"""The static HTML leaderboard index: one self-contained file (inline CSS/JS) with every run's tables and links to
+the report page of each iterate run (:mod:`app.report_html`, where the plots are).
 
-Every model name and model text goes through ``html.escape``; the page runs no code that comes
-from the data. Plots are made with matplotlib (Agg backend, no display).
+Every model name and model text goes through ``html.escape``; the page runs no code that comes from the data.
 """
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
-from collections import defaultdict
 from typing import Any
 
 _CSS = """
@@ -54,66 +51,8 @@ def fmt(cell: dict[str, Any] | None, with_ci: bool = True, column: str = "") -> 
     return text
 
 
-def _png(fig: Any) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def curves(rows: list[dict[str, Any]], family_benchmarks: list[str], title: str) -> str | None:
-    """One line per (run, metric) over iterations; None when no run has 2+ iterations."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    series: dict[tuple[str, str], list[tuple[int, float]]] = defaultdict(list)
-    for r in rows:
-        if r["iteration"] is not None and r["value"] is not None and r["benchmark"] in family_benchmarks:
-            if not r["metric"].startswith("score_frac"):
-                series[(r["run_id"], f"{r['benchmark']}.{r['metric']}")].append((r["iteration"], r["value"]))
-    series = {k: sorted(v) for k, v in series.items() if len(v) >= 2}
-    if not series:
-        return None
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    for (run_id, metric), pts in sorted(series.items()):
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=f"{metric} ({run_id[-8:]})")
-    ax.set_xlabel("iteration (M_t)")
-    ax.set_title(title)
-    ax.legend(fontsize=6, loc="best")
-    return _png(fig)
-
-
-def score_distribution(rows: list[dict[str, Any]]) -> str | None:
-    """Judge-score distribution per iteration (like Meta-Rewarding Fig. 5), from judge.score_frac_<k>."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    dist: dict[tuple[str, int], dict[int, float]] = defaultdict(dict)
-    for r in rows:
-        if r["benchmark"] == "judge" and r["metric"].startswith("score_frac_") and r["iteration"] is not None:
-            dist[(r["run_id"], r["iteration"])][int(r["metric"].rsplit("_", 1)[1])] = r["value"] or 0.0
-    if not dist:
-        return None
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    keys = sorted(dist)
-    width = 0.8 / len(keys)
-    for j, key in enumerate(keys):
-        xs = sorted(dist[key])
-        ax.bar([x + j * width for x in xs], [dist[key][x] for x in xs], width=width, label=f"M{key[1]} ({key[0][-8:]})")
-    ax.set_xlabel("judge score")
-    ax.set_ylabel("share of judgments")
-    ax.set_title("judge-score distribution per iteration")
-    ax.legend(fontsize=6)
-    return _png(fig)
-
-
-def _table(table: dict[str, Any], css_id: str) -> str:
+def table_html(table: dict[str, Any], css_id: str) -> str:
+    """A sortable table of a family's rows (every column, values with their CIs)."""
     e = html.escape
     head = "".join(f"<th>{e(c)}</th>" for c in ["model", *table["columns"], "run"])
     body = []
@@ -136,24 +75,22 @@ def _table(table: dict[str, Any], css_id: str) -> str:
 
 
 def render_html(
-    tables: dict[str, Any], runs: list[dict[str, Any]], samples: list[dict[str, Any]], rows: list[dict[str, Any]]
+    tables: dict[str, Any],
+    runs: list[dict[str, Any]],
+    samples: list[dict[str, Any]],
+    run_pages: dict[str, str] | None = None,
 ) -> str:
-    from benchmarks.registry import declared
-
+    """The index across runs: every run's tables, links to each iterate run's report page, a few samples."""
     e = html.escape
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>harness leaderboard</title>"]
     parts.append(f"<style>{_CSS}</style></head><body><h1>harness leaderboard</h1>")
     for fam, table in tables.items():
-        parts.append(f"<h2>{e(fam)}</h2>" + _table(table, f"table-{fam}"))
-    for fam, title in (("actor", "actor metrics over iterations"), ("judge", "judge metrics over iterations")):
-        img = curves(rows, [b.name for b in declared() if b.family == fam], title)
-        if img:
-            parts.append(f'<h2>{e(title)}</h2><img class="curve" alt="{e(title)}" src="data:image/png;base64,{img}">')
-    img = score_distribution(rows)
-    if img:
-        parts.append(
-            f'<h2>judge-score distribution</h2><img class="dist" alt="score distribution" src="data:image/png;base64,{img}">'
-        )
+        parts.append(f"<h2>{e(fam)}</h2>" + table_html(table, f"table-{fam}"))
+    if run_pages:
+        parts.append("<h2>run reports</h2><ul id='run-pages'>")
+        for run_id, href in run_pages.items():
+            parts.append(f"<li><a href='{e(href)}'>{e(run_id)}</a></li>")
+        parts.append("</ul>")
     if samples:
         parts.append(
             "<h2>sample outputs</h2><table class='sortable' id='samples'><thead><tr><th>model</th><th>benchmark</th><th>sample</th></tr></thead><tbody>"

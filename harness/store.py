@@ -485,17 +485,17 @@ class Store:
                 ],
             )
 
-    def get_samples(self, run_ids: list[str] | None = None, per_key: int = 3) -> list[dict[str, Any]]:
-        """The first samples of each (run, iteration, model, benchmark), for the leaderboard page.
+    def get_samples(self, run_ids: list[str] | None = None, per_key: int | None = 3) -> list[dict[str, Any]]:
+        """The first samples of each (run, iteration, model, benchmark), for the leaderboard pages.
 
         Args:
             run_ids: only these runs (None: all).
-            per_key: samples per (run, iteration, model, benchmark).
+            per_key: samples per (run, iteration, model, benchmark) (None: all of them).
         Returns:
             Rows ``{run_id, iteration, model, benchmark, idx, sample}``.
         """
         sql = "SELECT run_id, iteration, model, benchmark, idx, sample FROM samples WHERE idx < ?"
-        args: list[Any] = [per_key]
+        args: list[Any] = [2**62 if per_key is None else per_key]
         if run_ids:
             sql += f" AND run_id IN ({','.join('?' * len(run_ids))})"
             args += list(run_ids)
