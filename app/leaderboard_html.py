@@ -10,6 +10,8 @@ import html
 import json
 from typing import Any
 
+from benchmarks.paired import excludes_zero
+
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}
 th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f0f0f0;cursor:pointer}
@@ -33,11 +35,6 @@ document.querySelectorAll('table.sortable th').forEach(function(th){
 """
 
 
-def _significant(cell: dict[str, Any]) -> bool:
-    lo, hi = cell.get("ci_low"), cell.get("ci_high")
-    return lo is not None and hi is not None and (lo > 0 or hi < 0)
-
-
 def fmt(cell: dict[str, Any] | None, with_ci: bool = True, column: str = "") -> str:
     """A cell's value (4 significant digits) with its CI; a paired difference whose CI excludes 0 gets a *."""
     if not cell or cell.get("value") is None:
@@ -46,7 +43,7 @@ def fmt(cell: dict[str, Any] | None, with_ci: bool = True, column: str = "") -> 
     text = f"{cell['value']:+.3g}" if delta else f"{cell['value']:.4g}"
     if with_ci and cell.get("ci_low") is not None:
         text += f" [{cell['ci_low']:.3g}, {cell['ci_high']:.3g}]"
-    if delta and _significant(cell):
+    if delta and excludes_zero(cell.get("ci_low"), cell.get("ci_high")):
         text += " *"
     return text
 

@@ -68,9 +68,27 @@ def _statistics(benchmark: str, units: list[Any]) -> tuple[Callable[[Any], Any],
     return prepare, statistics
 
 
-def significant(m: MetricValue) -> bool:
-    """True when the difference's CI excludes 0."""
-    return m.ci_low is not None and m.ci_high is not None and (m.ci_low > 0 or m.ci_high < 0)
+def excludes_zero(low: float | None, high: float | None) -> bool:
+    """True when a difference's CI (``low``, ``high``) lies wholly on one side of 0: the difference is significant.
+    A bound at exactly 0 does not exclude it."""
+    return low is not None and high is not None and (low > 0 or high < 0)
+
+
+def verdict(metric: str, low: float | None, high: float | None) -> str:
+    """The one rule that names a paired difference, used by the terminal table, the report page and the
+    leaderboard's ``*``: ``better`` / ``worse`` when its CI excludes 0 (by the metric's declared direction),
+    ``up`` / ``down`` for a metric without a direction, ``n.s.`` when the CI holds 0, ``-`` without a CI."""
+    if low is None or high is None:
+        return "-"
+    if not excludes_zero(low, high):
+        return "n.s."
+    from benchmarks.registry import higher_is_better
+
+    up = low > 0
+    direction = higher_is_better(metric)
+    if direction is None:
+        return "up" if up else "down"
+    return "better" if up == direction else "worse"
 
 
 def paired_deltas(

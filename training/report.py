@@ -14,6 +14,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks.paired import verdict
+
 
 def _headline(present: set[str]) -> list[str]:
     # declared by the benchmarks (benchmarks.registry): no second list of metric facts here; `present` adds the
@@ -33,21 +35,6 @@ def _cell(value: Any, low: Any, high: Any) -> str:
         return "-"
     ci = f" [{lo:.3g}, {hi:.3g}]" if lo is not None and hi is not None else ""
     return f"{v:.3g}{ci}"
-
-
-def verdict(metric: str, low: float | None, high: float | None) -> str:
-    """better / worse (CI of the difference excludes 0, by the metric's direction), changed, or n.s."""
-    if low is None or high is None:
-        return "-"
-    if low <= 0 <= high:
-        return "n.s."
-    from benchmarks.registry import higher_is_better
-
-    up = low > 0
-    direction = higher_is_better(metric)
-    if direction is None:
-        return "up" if up else "down"
-    return "better" if up == direction else "worse"
 
 
 def delta_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
