@@ -29,7 +29,10 @@ def progress_bar(label: str, total: int) -> Iterator[Any]:
         task = prog.add_task(label, total=total, note="")
 
         def advance(k: int, note: str | None = None) -> None:
-            prog.update(task, advance=k, **({"note": note} if note is not None else {}))
+            if note is None:
+                prog.update(task, advance=k)
+            else:
+                prog.update(task, advance=k, note=note)
 
         yield advance
 

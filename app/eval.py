@@ -119,10 +119,12 @@ def run_eval(
             raise HarnessError(f"--data {key}={path}: no such file or directory")
     if out_dir:
         check_writable(Path(out_dir) / "results.json")
+    # a context without a store or a run: only asked which benchmarks can run, before anything starts
+    no_store: Any = None
     probe = registry.EvalContext(
-        model_spec=model_spec, store=None, run=None, limit=limit, seed=seed, data=data or {}, options=options or {},
-        annotator_spec=annotator_spec,
-    )  # type: ignore[arg-type]  # fmt: skip
+        model_spec=model_spec, store=no_store, run=no_store, limit=limit, seed=seed, data=data or {},
+        options=options or {}, annotator_spec=annotator_spec,
+    )  # fmt: skip
     unavailable: dict[str, str] = {}
     for name in benchmarks:
         try:

@@ -28,7 +28,7 @@ def strict_json(result: dict[str, Any]) -> str:
 
 
 def record_scores(
-    store_path: str | None, command: str, config: dict[str, object], benchmark: str, per_model: dict[str, list[dict]]
+    store_path: str | None, command: str, config: dict[str, Any], benchmark: str, per_model: dict[str, list[dict]]
 ) -> str:
     """Record scored reference files as one finished run (rows per model) for `harness leaderboard`."""
     from benchmarks.evaluate import record_rows

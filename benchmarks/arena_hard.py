@@ -298,7 +298,7 @@ def make_battles(
                    np.array(question, np.int64))  # fmt: skip
 
 
-def _num(x: float) -> float | None:
+def _num(x: Any) -> float | None:
     return None if not np.isfinite(x) else float(x)
 
 

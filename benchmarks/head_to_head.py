@@ -51,8 +51,7 @@ def head_to_head(
                        n_resamples=n_resamples, seed=seed),
         MetricValue("n_unparsed", float(len(verdicts) - len(parsed)), n=len(verdicts)),
     ]  # fmt: skip
-    known = [(taskworld.parse_task(p), a, b) for p, a, b in answers]
-    known = [(t, a, b) for t, a, b in known if t is not None]
+    known = [(t, a, b) for p, a, b in answers if (t := taskworld.parse_task(p)) is not None]
     if known:
         ca = [float(taskworld.is_correct(t.answer, a)) for t, a, _ in known]
         cb = [float(taskworld.is_correct(t.answer, b)) for t, _, b in known]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 from benchmarks import judge_metrics, taskworld
 from benchmarks.ranked_data import RankedPrompt, load_ranked
@@ -104,7 +104,10 @@ def load_prompts(ctx: EvalContext) -> list[RankedPrompt]:
         # the held-out partition: never a training, EFT or self-instruction prompt
         n = ctx.limit or ctx.params("judge").taskworld_n
         rows = taskworld.ranked_rows(n, seed=20_000 + ctx.seed, split="eval")
-        prompts = [RankedPrompt(str(r["id"]), str(r["prompt"]), list(r["responses"]), list(r["ranks"])) for r in rows]
+        prompts = [
+            RankedPrompt(str(r["id"]), str(r["prompt"]), list(r["responses"]), list(r["ranks"]))  # type: ignore[call-overload]
+            for r in rows
+        ]
     else:
         prompts = load_ranked(source)
     return prompts[: ctx.limit] if ctx.limit else prompts
@@ -363,8 +366,8 @@ def order_metrics(
             per_model.append(PairwiseJudge(model, ctx.run, seed=seed).compare(items))
             advance(len(items))
     units = [
-        ((majority_verdict([_frame(v[i].p_ab) for v in per_model]),
-          majority_verdict([_frame(v[i].p_ba) for v in per_model])),)
+        ((cast(judge_metrics.Verdict, majority_verdict([_frame(v[i].p_ab) for v in per_model])),
+          cast(judge_metrics.Verdict, majority_verdict([_frame(v[i].p_ba) for v in per_model]))),)
         for i in range(len(items))
     ]  # fmt: skip
     stat = judge_metrics.order_consistency
@@ -419,11 +422,17 @@ def reference_agreement(
         advance(len(ref_items))
         own_verdicts = ref.compare(own_items)
         advance(len(own_items))
-    kept = [(v.verdict, s) for v, s in zip(ref_verdicts, self_verdicts, strict=True) if v.verdict in ("A", "B")]
+    kept = [
+        (v.verdict, cast(judge_metrics.Verdict, s))
+        for v, s in zip(ref_verdicts, self_verdicts, strict=True)
+        if v.verdict in ("A", "B")
+    ]
     ref_chosen = judge_metrics.agreement([s for _, s in kept], [r for r, _ in kept])
     own = judge_metrics.agreement(["A"] * len(own_verdicts), [v.verdict for v in own_verdicts])
     # per judged order: "A" when the output shown first won
-    orders = [("A" if first else "B") for v in ref_verdicts + own_verdicts for first in v.first_position_wins]
+    orders: list[judge_metrics.Verdict] = [
+        ("A" if first else "B") for v in ref_verdicts + own_verdicts for first in v.first_position_wins
+    ]
     pos = judge_metrics.position_bias(orders).value
     return [
         MetricValue("agreement", ref_chosen.agreement, n=ref_chosen.n),

@@ -246,7 +246,7 @@ def is_correct(task_answer: str, response: str) -> bool:
 def ranked_rows(n: int, seed: int, k: int = 4, split: str = "train") -> list[dict[str, object]]:
     """Rows of the plain ranked JSONL format: {id, prompt, responses, ranks}."""
     rng = random.Random(seed + 1)
-    rows = []
+    rows: list[dict[str, object]] = []
     for i, t in enumerate(tasks(n, seed, split=split)):
         responses, ranks = ranked_responses(t, rng, k)
         rows.append({"id": f"tw-{split}-{seed}-{i}", "prompt": t.prompt, "responses": responses, "ranks": ranks})

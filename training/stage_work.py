@@ -320,7 +320,8 @@ def judge_pairs(loop: StageContext, current: Path, judged: list[dict[str, Any]],
 
 def meta_judge_biases_pooled(groups: list[tuple[list[Any], list[str]]]) -> dict[str, float | None]:
     """``judges.meta.meta_judge_biases`` pooled over responses: battles are re-indexed into one judgment list."""
-    battles, texts = [], []
+    battles: list[Any] = []
+    texts: list[str] = []
     for bs, ts in groups:
         offset = len(texts)
         texts += ts

@@ -138,7 +138,7 @@ def _build(out: Path, seed: int, arch: TinyArch) -> None:
     fast = _tokenizer(arch.vocab_size, arch.max_positions)
     fast.save_pretrained(out)
     torch.manual_seed(seed)
-    config = LlamaConfig(
+    config = LlamaConfig(  # type: ignore[call-arg]  # torch_dtype: kept, so that a rebuilt config.json equals the shipped one
         vocab_size=len(fast),
         hidden_size=arch.hidden_size,
         intermediate_size=arch.intermediate_size,

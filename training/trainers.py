@@ -188,7 +188,7 @@ def logprob_margins(model_dir: str | Path, rows: list[dict[str, Any]], batch_siz
         p_ids = tok.apply_chat_template(r["prompt"], add_generation_prompt=True, tokenize=True, return_dict=False)
         for answer in (r["chosen"], r["rejected"]):
             full = tok.apply_chat_template(r["prompt"] + answer, tokenize=True, return_dict=False)
-            seqs.append((list(full), len(p_ids)))
+            seqs.append((list(full), len(p_ids)))  # type: ignore[arg-type]  # token ids: tokenize=True
     totals: list[float] = []
     pad = tok.pad_token_id if tok.pad_token_id is not None else 0
     for start in range(0, len(seqs), batch_size):
