@@ -82,7 +82,7 @@ METRICS = (
            "first (0.5: none)", None, reference="FastChat #3252; Meta-Rewarding Table 5"),
     Metric("cost_per_1k", "USD per 1000 judged responses (all N samples of a response; every member of an "
            "ensemble): prompt tokens x input price + completion tokens x output price, at the backend's price table (openai_backend.PRICES, spec options price_in / "
-           "price_out, USD per 1M tokens); 0 for local models", False,
+           "price_out, USD per 1M tokens); 0 for local models; null (unknown) when a judge's price is not known", False,
            reference="alpaca_eval evaluators' leaderboard (Price [$/1000 examples])"),
     Metric("krippendorff_alpha", "with several --judge: Krippendorff's alpha (ordinal) between the judges' response "
            "scores (unscored = missing), CI over prompts", True,
@@ -130,7 +130,7 @@ def judge_metric_rows(
     *,
     seed: int,
     n_resamples: int,
-    prices: Sequence[tuple[float, float]] | None = None,
+    prices: Sequence[tuple[float, float] | None] | None = None,
 ) -> tuple[list[MetricValue], list[list[float | None]]]:
     """Every pointwise metric of one judge (or ensemble) from its scores of the prompts' responses, in order.
 
@@ -139,7 +139,8 @@ def judge_metric_rows(
         scored: one score per response, the responses of ``prompts`` flattened in order.
         seed, n_resamples: the bootstrap of the CIs.
         prices: (USD per 1M prompt tokens, per 1M completion tokens) of each judge whose tokens ``scored``
-            carries (one pair; an ensemble's members in order); None: cost not reported.
+            carries (one pair; an ensemble's members in order; a pair None: that judge's price is unknown, so the
+            cost is null); None: cost not reported.
     Returns:
         The metric rows and the per-prompt response scores (None = unscored).
     """
@@ -172,8 +173,11 @@ def judge_metric_rows(
     metrics += diagnostics(prompts, per_prompt, scored, seed=seed, n_resamples=n_resamples)
     n_judg = len(all_scores)
     metrics.append(MetricValue("unscored_judgments", float(n_judg - n_parsed), n=n_judg))
-    if prices is not None:  # per judged response (alpaca_eval's "per 1000 examples"): an ensemble pays every member
-        units = [_cost(s, prices) for s in scored]
+    if prices is not None and any(p is None for p in prices):  # a judge's price is unknown: so is the cost
+        metrics.append(MetricValue("cost_per_1k", None, n=len(scored)))
+    elif prices is not None:  # per judged response (alpaca_eval's "per 1000 examples"): an ensemble pays every member
+        known = [p for p in prices if p is not None]
+        units = [_cost(s, known) for s in scored]
         metrics.append(metric_with_ci("cost_per_1k", units, lambda us: _per_1k(us), seed=seed,
                                       n_resamples=n_resamples))  # fmt: skip
     return metrics, per_prompt
@@ -190,12 +194,14 @@ def _per_1k(units: Sequence[float]) -> float | None:
     return sum(units) / len(units) * 1000 if units else None
 
 
-def model_prices(model: Any) -> tuple[float, float]:
+def model_prices(model: Any) -> tuple[float, float] | None:
     """A judge's USD per 1M (prompt, completion) tokens: the OpenAI-compatible backend's table
-    (``harness.backends.openai_backend.PRICES``, overridden by the spec's ``price_in`` / ``price_out``); 0 for a
-    local model (hf, vllm), which costs no money per token."""
-    prices = getattr(model, "prices", None)
-    return (float(prices[0]), float(prices[1])) if prices is not None else (0.0, 0.0)
+    (``harness.backends.openai_backend.PRICES``, overridden by the spec's ``price_in`` / ``price_out``), None when
+    that backend knows no price (unknown, never $0); 0 for a local model (hf, vllm), which costs no money per token."""
+    if not hasattr(model, "prices"):
+        return (0.0, 0.0)
+    prices = model.prices
+    return None if prices is None else (float(prices[0]), float(prices[1]))
 
 
 def run_judge_benchmark(ctx: EvalContext) -> BenchmarkResult:

@@ -43,7 +43,8 @@ class RunStats:
     calls_retried: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    cost_usd: float = 0.0
+    cost_usd: float | None = 0.0  # None: some call's cost is unknown (no price, or no usage sent), never counted as $0
+    calls_cost_unknown: int = 0
     faults: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -56,7 +57,12 @@ class RunStats:
             return
         extra = take()
         self.calls_retried += int(extra.get("retries", 0))
-        self.cost_usd += float(extra.get("cost_usd", 0.0))
+        unknown = int(extra.get("cost_unknown", 0))
+        self.calls_cost_unknown += unknown
+        if unknown or self.cost_usd is None:
+            self.cost_usd = None
+        else:
+            self.cost_usd += float(extra.get("cost_usd", 0.0))
         for name, count in extra.get("faults", {}).items():
             self.faults[name] = self.faults.get(name, 0) + int(count)
 

@@ -7,7 +7,7 @@ drawn from a generator seeded by (``seed``, the request's content): every run, i
 concurrency, sees the same latency for the same request, so two clients can be compared on one workload.
 The answer is :func:`tests.fault_server.deterministic_completion` (its text depends only on the request).
 
-With ``--max-concurrent K`` a request that arrives while K are being answered gets 429 with
+With ``--usage 0`` answers carry no ``usage`` (token counts). With ``--max-concurrent K`` a request that arrives while K are being answered gets 429 with
 ``Retry-After: --retry-after`` (a rate-limited API), and is not counted as answered.
 
 ``GET /stats`` returns the counters: ``calls`` (answered), ``rejected`` (429s), ``sum_latency`` (s, of the
@@ -94,7 +94,10 @@ def make_handler(args: argparse.Namespace, c: Counters) -> type[JSONHandler]:
                 c.max_in_flight = max(c.max_in_flight, c.in_flight)
             wait = latency(args.seed, args.median, args.sigma, body)
             time.sleep(wait)
-            payload = json.dumps(deterministic_completion(body)).encode()
+            doc = deterministic_completion(body)
+            if not args.usage:  # a server that sends no token counts
+                doc.pop("usage")
+            payload = json.dumps(doc).encode()
             with c.lock:
                 c.in_flight -= 1
                 c.calls += 1
@@ -119,6 +122,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-concurrent", type=int, default=0)
     ap.add_argument("--retry-after", type=float, default=0.2)
+    ap.add_argument("--usage", type=int, default=1, help="0: answers carry no usage (token counts)")
     args = ap.parse_args()
     _Server(("127.0.0.1", args.port), make_handler(args, Counters())).serve_forever()
 

@@ -24,6 +24,7 @@ import math
 import queue
 import random
 import re
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -35,8 +36,14 @@ from harness.backends import gather, register
 from harness.spec import OPENAI_URL, ModelSpec, api_key, shown
 from harness.types import Completion, HarnessError, Request
 
-# USD per 1M (prompt, completion) tokens, for the run's cost estimate
+# USD per 1M (prompt, completion) tokens, for the run's cost estimate: OpenAI's published list prices (checked
+# 2025-06), covering the annotators the shipped configs name (gpt-4-1106-preview: AlpacaEval 2, Arena-Hard v0.1,
+# MT-Bench here; gpt-4.1 and o3-mini: Arena-Hard v2.0). A model not listed has an unknown price: its cost is null
+# (never $0) unless the spec gives price_in / price_out.
 PRICES = {
+    "gpt-4.1": (2.0, 8.0),
+    "gpt-4.1-mini": (0.4, 1.6),
+    "o3-mini": (1.1, 4.4),
     "gpt-4-1106-preview": (10.0, 30.0),
     "gpt-4-turbo": (10.0, 30.0),
     "gpt-4-0613": (30.0, 60.0),
@@ -138,8 +145,15 @@ class OpenAIModel:
         timeout = float(opts.pop("timeout", 120.0))  # reading an answer
         connect = float(opts.pop("connect_timeout", 10.0))  # opening the connection
         self.preflight_timeout = float(opts.pop("preflight_timeout", 15.0))
-        default_prices = PRICES.get(self.name, (0.0, 0.0))
-        self.prices = (float(opts.pop("price_in", default_prices[0])), float(opts.pop("price_out", default_prices[1])))
+        listed = PRICES.get(self.name)
+        price_in, price_out = opts.pop("price_in", None), opts.pop("price_out", None)
+        self.prices: tuple[float, float] | None = None
+        if price_in is not None and price_out is not None:
+            self.prices = (float(price_in), float(price_out))
+        elif listed is not None:
+            self.prices = (float(listed[0] if price_in is None else price_in),
+                           float(listed[1] if price_out is None else price_out))  # fmt: skip
+        self._price_noted = False  # the note on an unknown price is printed once, at the first answer
         preflight = bool(opts.pop("preflight", True))
         if opts:
             raise HarnessError(f"model spec {shown(spec.raw)}: unknown option(s) {', '.join(sorted(opts))}")
@@ -164,7 +178,7 @@ class OpenAIModel:
         self._limiter = _Limiter(self.concurrency)
         self._lock = threading.Lock()
         self._rng = random.Random(0)
-        self._stats: dict[str, Any] = {"retries": 0, "cost_usd": 0.0, "faults": {}}
+        self._stats: dict[str, Any] = {"retries": 0, "cost_usd": 0.0, "cost_unknown": 0, "faults": {}}
         if preflight:
             self._preflight()
 
@@ -196,7 +210,7 @@ class OpenAIModel:
 
     def take_stats(self) -> dict[str, Any]:
         with self._lock:
-            out, self._stats = self._stats, {"retries": 0, "cost_usd": 0.0, "faults": {}}
+            out, self._stats = self._stats, {"retries": 0, "cost_usd": 0.0, "cost_unknown": 0, "faults": {}}
         return out
 
     def _count_fault(self, kind: str) -> None:
@@ -320,7 +334,14 @@ class OpenAIModel:
         prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
         total_completion = int(getattr(usage, "completion_tokens", 0) or 0)
         with self._lock:
-            self._stats["cost_usd"] += (prompt_tokens * self.prices[0] + total_completion * self.prices[1]) / 1e6
+            if self.prices is None or usage is None:  # an unknown price, or a server that sent no usage
+                self._stats["cost_unknown"] += 1
+                if self.prices is None and not self._price_noted:
+                    self._price_noted = True
+                    print(f"note: no price is known for {self.name!r}; its cost is reported as null (unknown), not "
+                          "$0 (options price_in, price_out: USD per 1M tokens)", file=sys.stderr)  # fmt: skip
+            else:
+                self._stats["cost_usd"] += (prompt_tokens * self.prices[0] + total_completion * self.prices[1]) / 1e6
         comps = []
         for k, ch in enumerate(sorted(choices, key=lambda c: getattr(c, "index", 0) or 0)):
             if req.messages is not None:
