@@ -28,7 +28,7 @@ def strict_json(result: dict[str, Any]) -> str:
 
 
 def record_scores(
-    store_path: str | None, command: str, config: dict[str, Any], benchmark: str, per_model: dict[str, list[dict]]
+    store_path: str | None, command: str, config: dict[str, Any], benchmark: str, per_model: dict[str, list[Any]]
 ) -> str:
     """Record scored reference files as one finished run (rows per model) for `harness leaderboard`."""
     from benchmarks.evaluate import record_rows
@@ -70,11 +70,9 @@ def score_mt_bench_cmd(
             click.echo(f"warning: {judgments_path}: {m['n_out_of_scale']} rating(s) of {model} outside 1-10, "
                        "kept in the means as FastChat does", err=True)  # fmt: skip
     if record:
-        keys = ("turn1", "turn2", "overall", "mean_of_turns")
-        per_model = {
-            model: [{"metric": k, "value": m[k], "n": m["n_valid"]} for k in keys]
-            for model, m in result["models"].items()
-        }
+        from benchmarks.mt_bench import metric_rows
+
+        per_model = {model: metric_rows(m) for model, m in result["models"].items()}
         config = {"judgments": judgments_path, "questions": questions_path}
         result["run_id"] = record_scores(store_path, "score mt_bench", config, "mt_bench", per_model)
     if as_json:

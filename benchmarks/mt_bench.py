@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from harness.files import read_jsonl
-from harness.types import HarnessError, Message
+from harness.types import HarnessError, Message, MetricValue
 
 NEED_REF_CATS = ("math", "reasoning", "coding", "arena-hard-200")
 #: MT-Bench categories in question order: question ids 81-90 are writing, 91-100 roleplay, ...
@@ -332,6 +332,20 @@ def scores(
         }
     order = sorted(out, key=lambda m: (out[m]["overall"] is None, -(out[m]["overall"] or 0.0), m))
     return {m: out[m] for m in order}
+
+
+def metric_rows(res: dict[str, Any]) -> list[MetricValue]:
+    """The stored rows of one model's :func:`scores` entry: the one step from the scorer's result to rows, for
+    `harness eval` and `harness score mt_bench --record` alike (so both store the same rows)."""
+    n_valid = res["n_valid"]
+    return [
+        MetricValue("turn1", res["turn1"], n=n_valid),
+        MetricValue("turn2", res["turn2"], n=n_valid),
+        MetricValue("overall", res["overall"], res["overall_ci_low"], res["overall_ci_high"], n_valid),
+        MetricValue("mean_of_turns", res["mean_of_turns"], n=n_valid),
+        MetricValue("n_unparsed", float(res["n_failed"]), n=n_valid + res["n_failed"]),
+        MetricValue("n_out_of_scale", float(res["n_out_of_scale"]), n=n_valid),
+    ]
 
 
 def score_mt_bench(judgments_path: str | Path, questions_path: str | Path | None = None) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from benchmarks import mt_bench
 from benchmarks.registry import Benchmark, BenchmarkResult, EvalContext, Metric, declare
 from harness.runner import generate
 from harness.spec import file_stem
-from harness.types import Message, MetricValue, Request
+from harness.types import Message, Request
 
 
 @dataclass(frozen=True)
@@ -109,10 +109,7 @@ def run_mt_bench(ctx: EvalContext) -> BenchmarkResult:
     cats = {q["question_id"]: q["category"] for q in questions}
     # the scorer of `harness score mt_bench`, on exactly the rows written to the peer-format file
     res = mt_bench.scores(judgment_rows, cats)[model]
-    metrics = [MetricValue(k, res[k], n=res["n_valid"]) for k in ("turn1", "turn2", "overall", "mean_of_turns")]
-    metrics[2] = MetricValue("overall", res["overall"], res["overall_ci_low"], res["overall_ci_high"], res["n_valid"])
-    metrics.append(MetricValue("n_unparsed", float(res["n_failed"]), n=len(df)))
-    metrics.append(MetricValue("n_out_of_scale", float(res["n_out_of_scale"]), n=res["n_valid"]))
+    metrics = mt_bench.metric_rows(res)
     samples = df.assign(answer=[answers[qid][t - 1] for qid, t in zip(df["question_id"], df["turn"], strict=True)])
     files = {f"model_answer/{model}.jsonl": answer_rows, f"model_judgment/{judge_name}_single.jsonl": judgment_rows}
     return BenchmarkResult("mt_bench", metrics, samples.to_dict(orient="records"),

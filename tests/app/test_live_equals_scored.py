@@ -135,3 +135,20 @@ def test_mt_bench_live_equals_scored_and_recovers_the_planted_ratings(live) -> N
     assert m["n_unparsed"]["value"] == 0 and m["n_out_of_scale"]["value"] == 0
     answers = [json.loads(line) for line in (out / "model_answer" / f"{model}.jsonl").read_text().splitlines()]
     assert len(answers) == min(N, 80) and all(len(a["choices"][0]["turns"]) == 2 for a in answers)
+
+
+def test_mt_bench_score_record_stores_the_live_rows(live) -> None:
+    """`harness score mt_bench --record` on the live run's exported judgments stores the rows `harness eval`
+    stored: every metric with the same value, CI and n (overall's CI, n_unparsed and n_out_of_scale included)."""
+    import sqlite3
+
+    out, doc = live["out"] / "mt_bench", live["doc"]["benchmarks"]["mt_bench"]
+    store = live["tmp"] / "scored.sqlite"
+    res = _cli("score", "mt_bench", "--judgments", str(out / "model_judgment" / f"{doc['extra']['judge']}_single.jsonl"),
+               "--record", "--store", str(store))  # fmt: skip
+    assert res.returncode == 0, res.stderr[-2000:]
+    query = "SELECT metric, value, ci_low, ci_high, n FROM results WHERE benchmark='mt_bench' ORDER BY metric"
+    with sqlite3.connect(live["tmp"] / "s.sqlite") as a, sqlite3.connect(store) as b:
+        live_rows, scored_rows = a.execute(query).fetchall(), b.execute(query).fetchall()
+    assert scored_rows == live_rows
+    assert {r[0] for r in live_rows} >= {"turn1", "turn2", "overall", "mean_of_turns", "n_unparsed", "n_out_of_scale"}
