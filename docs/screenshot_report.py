@@ -44,7 +44,9 @@ def main() -> None:
         finally:
             browser.quit()
         img = Image.open(raw).convert("RGB")
-        img = img.resize((img.width // 2, img.height // 2), Image.LANCZOS).quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+        img = img.resize((img.width // 2, img.height // 2), Image.LANCZOS).quantize(
+            colors=256, method=Image.Quantize.MEDIANCUT
+        )
         args.out.parent.mkdir(parents=True, exist_ok=True)
         img.save(args.out, optimize=True)
     print(f"{args.out}: {args.out.stat().st_size // 1024} KiB")
