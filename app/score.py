@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 from typing import Any
 
 import click
@@ -166,10 +167,11 @@ def _style_control(
               help="Arena-Hard version; auto: v2.0 when the judgment rows are keyed by uid.")  # fmt: skip
 @click.option("--category", default="hard_prompt", show_default=True, help="v2.0: the category to score.")
 @click.option("--baseline", default="gpt-4-0314", show_default=True, help="v0.1: the baseline model.")
-@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--seed", type=int, default=None, help="Bootstrap seed [default: the export's, else 42].")
 @click.option(
-    "--bootstrap", type=click.Choice(["battles", "questions"]), default="battles", show_default=True,
-    help="v0.1: resample battles (show_result) or whole questions (both games together) for the CI.",
+    "--bootstrap", type=click.Choice(["battles", "questions"]), default=None,
+    help="v0.1: resample battles (show_result) or whole questions (both games together) for the CI [default: the "
+    "setting a harness eval export records beside its judgments, else battles].",
 )  # fmt: skip
 @click.option(
     "--style-control", is_flag=True,
@@ -184,8 +186,8 @@ def _style_control(
 @click.option("--record", is_flag=True, help="Also record the scores in the store (for `harness leaderboard`).")
 @store_option
 def score_arena_hard_cmd(
-    answers_dir: str | None, judgment_dirs: tuple[str, ...], version: str, category: str, baseline: str, seed: int,
-    bootstrap: str, style_control: bool, controls: tuple[str, ...], as_json: bool, record: bool,
+    answers_dir: str | None, judgment_dirs: tuple[str, ...], version: str, category: str, baseline: str,
+    seed: int | None, bootstrap: str | None, style_control: bool, controls: tuple[str, ...], as_json: bool, record: bool,
     store_path: str | None,
 ) -> None:  # fmt: skip
     """Arena-Hard score per model: v0.1 (win rate vs the baseline, 95% CI, avg tokens) or v2.0 (per category);
@@ -198,6 +200,19 @@ def score_arena_hard_cmd(
 
     if version == "auto":
         version = _arena_hard_version(judgment_dirs)
+    settings, settings_from = None, "show_result's default"
+    if version == "v0.1" and len(judgment_dirs) == 1:
+        from benchmarks.arena_hard import EXPORT_SETTINGS, export_settings
+
+        settings = export_settings(judgment_dirs[0])
+        if settings is not None:
+            settings_from = str(Path(judgment_dirs[0]) / EXPORT_SETTINGS)
+    if bootstrap is None:
+        bootstrap = settings["bootstrap"] if settings else "battles"
+    else:
+        settings_from = "--bootstrap"
+    if seed is None:
+        seed = int(settings.get("bootstrap_seed", 42)) if settings else 42
     if style_control:
         _style_control(answers_dir, judgment_dirs, version, category, baseline, controls, seed, as_json, record)
         return
@@ -226,6 +241,7 @@ def score_arena_hard_cmd(
         raise HarnessError("--judgments: v0.1 scores one judge directory")
     judgments_dir = judgment_dirs[0]
     result = score_arena_hard(answers_dir, judgments_dir, baseline=baseline, seed=seed, bootstrap=bootstrap)
+    result["bootstrap"], result["bootstrap_from"], result["seed"] = bootstrap, settings_from, seed
     if record:
         per_model = {
             model: [{"metric": "score", "value": m["score"], "ci_low": m["ci_low"], "ci_high": m["ci_high"],
@@ -238,7 +254,8 @@ def score_arena_hard_cmd(
     if as_json:
         click.echo(strict_json(result))
         return
-    table = Table(title=f"Arena-Hard v0.1 (baseline {baseline})")
+    table = Table(title=f"Arena-Hard v0.1 (baseline {baseline}; 95% CI: {bootstrap} bootstrap, seed {seed}, from "
+                        f"{settings_from})")  # fmt: skip
     for col in ("model", "score", "95% CI", "avg tokens"):
         table.add_column(col, justify="left" if col == "model" else "right")
     for model, m in sorted(result["models"].items(), key=lambda kv: -kv[1]["score"]):

@@ -24,6 +24,7 @@ versions drop them too). Style control (``--style-control`` of later versions) i
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -372,6 +373,24 @@ def score_judgments(
         "score_scale": "win rate against the baseline, %, unrounded (show_result prints 2 decimals)",
         "unscored_models": unscored, "models": models,
     }  # fmt: skip
+
+
+# written by a live run beside its judgments: the bootstrap, seed and rounds its score and CI used
+EXPORT_SETTINGS = "harness_export.json"
+
+
+def export_settings(judgments_dir: str | Path) -> dict[str, Any] | None:
+    """The settings a live `harness eval` run wrote beside its judgments (:data:`EXPORT_SETTINGS`), if any."""
+    path = Path(judgments_dir) / EXPORT_SETTINGS
+    if not path.is_file():
+        return None
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise HarnessError(f"{path}: not a JSON object ({exc})") from exc
+    if not isinstance(doc, dict) or doc.get("bootstrap") not in BOOTSTRAPS:
+        raise HarnessError(f"{path}: field 'bootstrap' must be one of {', '.join(BOOTSTRAPS)}")
+    return doc
 
 
 def score_arena_hard(

@@ -164,7 +164,16 @@ def run_arena_hard(ctx: EvalContext) -> BenchmarkResult:
         metrics.insert(0, MetricValue("score", row["score"], row["ci_low"], row["ci_high"], n=row["n_battles"]))
     metrics.append(MetricValue("avg_tokens", None if model not in tokens else float(tokens[model]), n=len(answers)))
     samples = [{**r, "answer": a[0].text} for r, a in zip(judgment_rows, answers, strict=True)]
-    files = {f"model_answer/{model}.jsonl": answer_rows, f"model_judgment/{judge_name}/{model}.jsonl": judgment_rows}
+    files: dict[str, Any] = {
+        f"model_answer/{model}.jsonl": answer_rows,
+        f"model_judgment/{judge_name}/{model}.jsonl": judgment_rows,
+        # the settings the numbers depend on, beside the judgments (a .json: upstream's show_result reads only
+        # *.jsonl): `harness score arena_hard` with no flags reads them and reproduces the live score and CI
+        f"model_judgment/{judge_name}/{arena_hard.EXPORT_SETTINGS}": {
+            "written_by": "harness eval", "baseline": config.baseline_model, "bootstrap": opts.bootstrap,
+            "bootstrap_seed": opts.bootstrap_seed, "rounds": opts.rounds,
+        },
+    }  # fmt: skip
     return BenchmarkResult("arena_hard", metrics, samples, extra, files=files)
 
 

@@ -101,6 +101,7 @@ def test_arena_hard_live_equals_scored_with_retries_and_planted_verdicts(live) -
     assert doc["files"] == [
         f"arena_hard/model_answer/{model}.jsonl",
         f"arena_hard/model_judgment/{judge}/{model}.jsonl",
+        f"arena_hard/model_judgment/{judge}/harness_export.json",
     ]
     assert doc["extra"]["bootstrap"] == "questions"  # the live default: whole questions resampled
     scored = _score_json("arena_hard", "--answers", str(out / "model_answer"), "--judgments",
@@ -152,3 +153,20 @@ def test_mt_bench_score_record_stores_the_live_rows(live) -> None:
         live_rows, scored_rows = a.execute(query).fetchall(), b.execute(query).fetchall()
     assert scored_rows == live_rows
     assert {r[0] for r in live_rows} >= {"turn1", "turn2", "overall", "mean_of_turns", "n_unparsed", "n_out_of_scale"}
+
+
+def test_arena_hard_score_with_no_flags_reproduces_the_live_numbers(live) -> None:
+    """`harness score arena_hard` with no flags on a live run's export: the live score and CI, and it says which
+    bootstrap it used (the export's, read from the settings file beside the judgments)."""
+    out, m, doc = live["out"] / "arena_hard", live["m"]["arena_hard"], live["doc"]["benchmarks"]["arena_hard"]
+    model, judge = doc["extra"]["model"], doc["extra"]["judge"]
+    args = ("arena_hard", "--answers", str(out / "model_answer"), "--judgments", str(out / "model_judgment" / judge))
+    scored = _score_json(*args)
+    assert (m["score"]["value"], m["score"]["ci_low"], m["score"]["ci_high"]) == (
+        scored["models"][model]["score"], scored["models"][model]["ci_low"], scored["models"][model]["ci_high"])  # fmt: skip
+    assert scored["bootstrap"] == "questions" and scored["bootstrap_from"].endswith("harness_export.json")
+    table = _cli("score", *args)
+    assert table.returncode == 0 and "questions bootstrap" in table.stdout
+    # a flag still wins over the export, and says so
+    battles = _score_json(*args, "--bootstrap", "battles")
+    assert battles["bootstrap"] == "battles" and battles["bootstrap_from"] == "--bootstrap"
