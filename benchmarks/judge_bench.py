@@ -91,7 +91,8 @@ METRICS = (
     Metric("agreement", "agreement with the reference judge on human best-vs-worst pairs (judge tie = 0.5)", True,
            headline=True, reference="Meta-Rewarding Sec. 3.4"),
     Metric("agreement_without_ties", "agreement with the reference judge, pairs the judge ties dropped", True),
-    Metric("self_chosen_agreement", "reference judge's agreement with the judge's own best-vs-worst choice", True,
+    Metric("self_chosen_agreement", "reference judge's agreement with the judge's own best-vs-worst choice (a "
+           "reference tie, its two orders disagreeing, counts 0.5)", True,
            reference="Meta-Rewarding Sec. 3.4"),
     Metric("self_chosen_agreement_without_ties", "self-chosen agreement, reference ties dropped", True),
     Metric("reference_position_bias", "share of reference-judge orders won by the first-shown output", None),
@@ -434,7 +435,9 @@ def reference_agreement(
         if v.verdict in ("A", "B")
     ]
     ref_chosen = judge_metrics.agreement([s for _, s in kept], [r for r, _ in kept])
-    own = judge_metrics.agreement(["A"] * len(own_verdicts), [v.verdict for v in own_verdicts])
+    # the judge's own pair is never a tie for it: the ties that count here are the reference's (Table 3 of
+    # Meta-Rewarding: its self-chosen agreement differs with and without them)
+    own = judge_metrics.self_chosen_agreement([v.verdict for v in own_verdicts])
     # per judged order: "A" when the output shown first won
     orders: list[judge_metrics.Verdict] = [
         ("A" if first else "B") for v in ref_verdicts + own_verdicts for first in v.first_position_wins

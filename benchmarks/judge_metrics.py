@@ -415,6 +415,22 @@ def agreement(self_verdicts: Sequence[Verdict], ref_verdicts: Sequence[Verdict])
     return Agreement(_ratio(same + 0.5 * ties, n), _ratio(same, n - ties), n, n - ties)
 
 
+def self_chosen_agreement(ref_verdicts: Sequence[Verdict]) -> Agreement:
+    """Agreement with a reference judge on the judge's own chosen pairs (Meta-Rewarding Sec. 3.4, "Self-Chosen
+    Pairs": the highest- (``"A"``) and lowest-scored (``"B"``) response of each prompt, judged by the reference).
+
+    The judge never ties its own pair (its scores differ), so the ties here are the reference's: ``"tie"`` when
+    its two presentation orders disagree or it calls a tie. ``agreement`` = (reference prefers A + 0.5 * its
+    ties) / n; ``agreement_without_ties`` drops the pairs it tied. Unparsed reference verdicts (None) are left out.
+    """
+    for k, ref in enumerate(ref_verdicts):
+        _check_verdict(ref, k, "reference verdict")
+    n = sum(v is not None for v in ref_verdicts)
+    same = sum(v == "A" for v in ref_verdicts)
+    ties = sum(v == "tie" for v in ref_verdicts)
+    return Agreement(_ratio(same + 0.5 * ties, n), _ratio(same, n - ties), n, n - ties)
+
+
 def reference_chosen_pairs(
     ref_verdict_order1: Sequence[Verdict], ref_verdict_order2: Sequence[Verdict]
 ) -> list[Verdict]:

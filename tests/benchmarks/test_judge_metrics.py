@@ -262,3 +262,14 @@ def test_report_on_empty_and_degenerate_input() -> None:
     assert report["parse_rate"].value == 0.0
     assert report["pairwise_accuracy"].value is None
     assert report["spearman"].value is None and report["spearman"].n == 0
+
+
+def test_self_chosen_agreement_counts_the_reference_ties() -> None:
+    """Meta-Rewarding 3.4, Self-Chosen Pairs: the judge's pair is (its best, its worst) = ("A", "B"). 10 pairs: the
+    reference prefers A on 5, B on 1, ties (its two orders disagree) on 3, one is unparsed. By hand: agreement =
+    (5 + 0.5 x 3) / 9 = 0.7222; without ties = 5 / 6 = 0.8333 (the two differ whenever the reference ties)."""
+    ref = ["A"] * 5 + ["B"] + ["tie"] * 3 + [None]
+    got = jm.self_chosen_agreement(ref)
+    assert got.agreement == pytest.approx(6.5 / 9) and got.n == 9
+    assert got.agreement_without_ties == pytest.approx(5 / 6) and got.n_without_ties == 6
+    assert jm.self_chosen_agreement([]).agreement is None  # a rate over zero pairs is unknown, never 0
