@@ -12,6 +12,8 @@ import logging
 import os
 import warnings
 
+from harness.types import HarnessWarning
+
 LIBRARIES = ("vllm", "transformers", "trl", "torch", "accelerate", "datasets", "huggingface_hub", "httpx", "filelock")
 
 
@@ -29,8 +31,11 @@ def configure(verbose: bool) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     for name in LIBRARIES:
         logging.getLogger(name).setLevel(logging.WARNING)
-    # the libraries' deprecation notices are for their developers, not for a user of the harness
+    # the libraries' deprecation notices are for their developers, not for a user of the harness; numerical
+    # warnings (RuntimeWarning: overflow, invalid values) are never hidden
     for category in (FutureWarning, DeprecationWarning, UserWarning):
         warnings.filterwarnings("ignore", category=category)
     # scipy's bootstrap warns on a degenerate sample; the harness reports such a CI as undefined (None)
     warnings.filterwarnings("ignore", message=".*confidence interval cannot be calculated.*")
+    # the harness's own warnings are always shown (added last: the first matching filter wins)
+    warnings.filterwarnings("default", category=HarnessWarning)

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.types import HarnessError
+from harness.types import HarnessError, HarnessWarning
 
 HUB_REPO = "tatsu-lab/alpaca_eval"
 GAMED_FILE = "df_gamed.csv"
@@ -175,6 +175,7 @@ def difficulty_from_gamed(gamed: pd.DataFrame) -> pd.Series:
         warnings.warn(
             "df_gamed: first rows are not instructions 0..N-1 in order; alpaca_eval would look the difficulty "
             "up by row position, here it is looked up by the 'index' column",
+            HarnessWarning,
             stacklevel=2,
         )
     return pd.Series(first["instruction_difficulty"].to_numpy(float), index=first["index"].to_numpy(int))

@@ -15,6 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 
+class HarnessWarning(UserWarning):
+    """A warning of the harness itself (not a library's): shown even when the libraries' warnings are hidden."""
+
+
 class HarnessError(Exception):
     """A user-facing error: bad input, bad spec, unreachable server.
 
