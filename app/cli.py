@@ -6,15 +6,28 @@ Every user error is printed as one line on stderr and exits with code 2; no trac
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
 from pathlib import Path
 
 import click
 
+from app.options import SEED
 from harness.types import HarnessError
 
 EXIT_USAGE = 2
+
+# terminal control sequences (CSI, OSC, other ESC sequences) and the C0/C1 control characters but tab: text from an
+# input file quoted in a message (an id, a field) must not move the cursor, retitle the window or hide output
+_CONTROL = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b.?|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+)
+
+
+def printable(text: str) -> str:
+    """``text`` without terminal control sequences (each shown as nothing; a newline becomes a space)."""
+    return _CONTROL.sub("", text.replace("\n", " ").replace("\r", " "))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -28,7 +41,7 @@ def cli() -> None:
 
 @cli.command("make-tiny")
 @click.argument("out_dir", type=click.Path(file_okay=False))
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 def make_tiny_cmd(out_dir: str, seed: int) -> None:
     """Build the offline tiny Llama chat model (tokenizer trained on pydoc_data) into OUT_DIR."""
     from harness.files import check_replaceable, check_writable
@@ -81,13 +94,13 @@ def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="harness", standalone_mode=False)
     except HarnessError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {printable(str(exc))}", err=True)
         sys.exit(EXIT_USAGE)
     except click.exceptions.Abort:
         click.echo("error: interrupted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
-        click.echo(f"error: {exc.format_message()}", err=True)
+        click.echo(f"error: {printable(exc.format_message())}", err=True)
         sys.exit(EXIT_USAGE)
     except KeyboardInterrupt:
         click.echo("error: interrupted", err=True)

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from app.options import store_option
+from app.options import SEED, store_option
 from harness.types import HarnessError
 
 
@@ -16,7 +16,7 @@ from harness.types import HarnessError
 @click.option("--prompts", "prompts_path", default=None, help="JSONL of {prompt} (default: built-in task world).")
 @click.option("--limit", type=int, default=None)
 @click.option("--max-tokens", type=int, default=256, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--out", "out_dir", default=None, help="Output directory (default: runs/RUN_ID).")
 @store_option
 def compare(

@@ -9,7 +9,7 @@ import click
 from rich.table import Table
 
 from app.console import console, progress_bar, summary_line
-from app.options import kv_pairs, store_option
+from app.options import SEED, kv_pairs, store_option
 from harness.files import check_writable
 from harness.runner import Run, end_run
 from harness.spec import parse_spec, shown
@@ -224,7 +224,7 @@ def run_eval(
 @click.option("--data-for", "data_for", multiple=True, help="KEY=PATH data overrides per benchmark (repeatable).")
 @click.option("--option", "options", multiple=True, help="KEY=VALUE benchmark options (repeatable).")
 @click.option("--limit", type=int, default=None, help="Evaluate only the first N items of each benchmark.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--out", "out_dir", default=None, help="Output directory (default: runs/RUN_ID).")
 @click.option("--iteration", type=int, default=None, help="Record results against this iteration.")
 @store_option

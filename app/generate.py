@@ -2,36 +2,48 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import click
 
 from app.console import progress_bar, summary_line
-from app.options import positive, store_option
+from app.options import SEED, positive, store_option
 from harness.files import atomic_write_jsonl, check_not_input, check_writable, read_jsonl
 from harness.runner import Run, end_run, generate
 from harness.store import Store
 from harness.types import HarnessError, Message, Request, SamplingParams
 
+ROLES = ("system", "user", "assistant")
 
-def parse_prompt_rows(path: str, rows: list[dict[str, Any]]) -> list[tuple[str, tuple[Message, ...]]]:
-    """Validate prompt rows: each needs ``prompt`` (string) or ``messages``; ids must be unique."""
-    out: list[tuple[str, tuple[Message, ...]]] = []
+
+def parse_prompt_rows(path: str, rows: list[dict[str, Any]]) -> list[tuple[Any, tuple[Message, ...]]]:
+    """Validate prompt rows: each needs ``prompt`` (string) or ``messages`` (each a role of :data:`ROLES` and a
+    string content); an ``id`` is a string or an integer, unique, and comes back in the output as given."""
+    out: list[tuple[Any, tuple[Message, ...]]] = []
     seen: set[str] = set()
     for k, row in enumerate(rows):
         line = row["__line__"]
-        rid = str(row.get("id", k))
-        if rid in seen:
+        rid = row.get("id", k)
+        if isinstance(rid, bool) or not isinstance(rid, str | int):
+            raise HarnessError(f"{path}:{line}: field 'id' must be a string or an integer, got {json.dumps(rid)[:40]}")
+        if json.dumps(rid) in seen:
             raise HarnessError(f"{path}:{line}: duplicate id {rid!r}")
-        seen.add(rid)
+        seen.add(json.dumps(rid))
         if "messages" in row:
             msgs = row["messages"]
             if not isinstance(msgs, list) or not msgs:
                 raise HarnessError(f"{path}:{line}: field 'messages' must be a non-empty list")
-            try:
-                parsed = tuple(Message(str(m["role"]), str(m["content"])) for m in msgs)
-            except (KeyError, TypeError) as exc:
-                raise HarnessError(f"{path}:{line}: field 'messages' needs role and content in every message") from exc
+            for j, m in enumerate(msgs):
+                if not isinstance(m, dict) or "role" not in m or "content" not in m:
+                    raise HarnessError(f"{path}:{line}: messages[{j}] needs a role and a content")
+                if m["role"] not in ROLES:
+                    raise HarnessError(f"{path}:{line}: messages[{j}].role must be one of {', '.join(ROLES)}, got "
+                                       f"{json.dumps(m['role'])[:40]}")  # fmt: skip
+                if not isinstance(m["content"], str):
+                    raise HarnessError(f"{path}:{line}: messages[{j}].content must be a string, got "
+                                       f"{json.dumps(m['content'])[:40]}")  # fmt: skip
+            parsed = tuple(Message(m["role"], m["content"]) for m in msgs)
         elif "prompt" in row:
             if not isinstance(row["prompt"], str) or not row["prompt"]:
                 raise HarnessError(f"{path}:{line}: field 'prompt' must be a non-empty string")
@@ -110,7 +122,7 @@ def run_generate(
 @click.option("--temperature", type=float, default=0.7, show_default=True)
 @click.option("--top-p", type=float, default=0.9, show_default=True)
 @click.option("--max-tokens", type=int, default=256, show_default=True, callback=positive("--max-tokens"))
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--logprobs", type=int, default=None, help="Top-k logprobs per token.")
 @click.option(
     "--window", "--chunk-size", "window", type=int, default=None, callback=positive("--window"),

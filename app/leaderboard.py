@@ -184,7 +184,12 @@ def publish(
     tables = build_tables(rows)
     out = Path(out_dir)
     page_names = {run_id: f"run-{re.sub(r'[^A-Za-z0-9_.-]', '_', run_id)}.html" for run_id in pages}
-    for name in ["leaderboard.md", "leaderboard.html", *page_names.values()]:
+    targets = (
+        (["leaderboard.md"] if "md" in formats else [])
+        + [f"{fam}.{fmt_}" for fam in tables for fmt_ in ("csv", "json") if fmt_ in formats]
+        + (["leaderboard.html", *page_names.values()] if "html" in formats else [])
+    )
+    for name in targets:
         check_writable(str(out / name))  # every target first: a blocked one fails before anything is written
     markdown = "\n".join(to_markdown(fam, t) for fam, t in tables.items())
     if "md" in formats:

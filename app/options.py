@@ -35,3 +35,7 @@ def kv_pairs(values: tuple[str, ...], flag: str) -> dict[str, str]:
         k, v = item.split("=", 1)
         out[k.strip()] = v.strip()
     return out
+
+
+# seeds: sample i of a request is seeded seed + i, and the backends' generators take 64-bit seeds; 32 bits leave room
+SEED = click.IntRange(0, 2**32 - 1)

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from app.options import store_option
+from app.options import SEED, store_option
 
 
 def _finite(obj: Any) -> Any:
@@ -167,7 +167,7 @@ def _style_control(
               help="Arena-Hard version; auto: v2.0 when the judgment rows are keyed by uid.")  # fmt: skip
 @click.option("--category", default="hard_prompt", show_default=True, help="v2.0: the category to score.")
 @click.option("--baseline", default="gpt-4-0314", show_default=True, help="v0.1: the baseline model.")
-@click.option("--seed", type=int, default=None, help="Bootstrap seed [default: the export's, else 42].")
+@click.option("--seed", type=SEED, default=None, help="Bootstrap seed [default: the export's, else 42].")
 @click.option(
     "--bootstrap", type=click.Choice(["battles", "questions"]), default=None,
     help="v0.1: resample battles (show_result) or whole questions (both games together) for the CI [default: the "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -35,6 +36,62 @@ def read_text(path: str | os.PathLike[str]) -> str:
         raise HarnessError(f"{p}:{line}: not valid UTF-8") from exc
 
 
+# the deepest nesting of arrays and objects an input may have: a model's messages, a judgment row or an
+# annotation need a handful (an OASST message tree two per turn); 100,000 deep would exhaust the parser's stack
+MAX_DEPTH = 200
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
+def _check_value(obj: Any, where: str) -> None:
+    """Refuse a value nested deeper than :data:`MAX_DEPTH` or holding a lone surrogate (not encodable as UTF-8)."""
+    stack = [(obj, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                raise HarnessError(f"{where}: a string holds a lone surrogate (U+D800-U+DFFF), not valid Unicode")
+            continue
+        if isinstance(value, dict):
+            children: Iterable[Any] = [*value.keys(), *value.values()]
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > MAX_DEPTH:
+            raise HarnessError(f"{where}: nested deeper than {MAX_DEPTH} levels")
+        stack.extend((c, depth + 1) for c in children)
+
+
+def parse_json(text: str, where: str) -> Any:
+    """Strict JSON: a duplicate key, nesting deeper than :data:`MAX_DEPTH` or a lone surrogate is a one-line
+    error naming ``where`` (the file and line), never a silent last-wins or a crash."""
+    try:
+        obj = json.loads(text, object_pairs_hook=_no_duplicates)
+    except json.JSONDecodeError as exc:
+        raise HarnessError(f"{where}: malformed JSON ({exc.msg})") from exc
+    except _DuplicateKey as exc:
+        raise HarnessError(f"{where}: duplicate key {str(exc)[:80]!r}") from exc
+    except RecursionError as exc:
+        raise HarnessError(f"{where}: nested deeper than {MAX_DEPTH} levels") from exc
+    _check_value(obj, where)
+    return obj
+
+
 def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """Parse a JSONL file of objects; blank lines are skipped; an empty file is an error.
 
@@ -46,10 +103,7 @@ def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
         line = line.removesuffix("\r")
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise HarnessError(f"{path}:{lineno}: malformed JSON ({exc.msg})") from exc
+        obj = parse_json(line, f"{path}:{lineno}")
         if not isinstance(obj, dict):
             raise HarnessError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
         obj["__line__"] = lineno
@@ -62,9 +116,12 @@ def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
 def read_json(path: str | os.PathLike[str]) -> Any:
     text = read_text(path)
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
+        json.loads(text, object_pairs_hook=_no_duplicates)
+    except json.JSONDecodeError as exc:  # the line of the error, for the message
         raise HarnessError(f"{path}:{exc.lineno}: malformed JSON ({exc.msg})") from exc
+    except (_DuplicateKey, RecursionError):
+        pass  # named below
+    return parse_json(text, str(path))
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
@@ -90,6 +147,9 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, p)
+    except OSError as exc:  # a full disk, a file-size limit, a read-only file system: one line, nothing half-written
+        Path(tmp).unlink(missing_ok=True)
+        raise HarnessError(f"{p}: cannot write ({exc.strerror or type(exc).__name__})") from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

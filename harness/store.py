@@ -163,6 +163,8 @@ class Store:
         self.path = resolve_store_path(path)
         if must_exist and not self.path.is_file():
             raise HarnessError(f"store {self.path}: no such file (set --store or $HARNESS_STORE)")
+        if must_exist and self.path.stat().st_size == 0:  # SQLite would take it for a new database and write one
+            raise HarnessError(f"store {self.path}: an empty file, not a harness store")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
@@ -222,15 +224,22 @@ class Store:
                               file=sys.stderr)  # fmt: skip
                         told = True
             yield self.conn
-        except BaseException:
+        except BaseException as exc:
             # also when a signal's KeyboardInterrupt lands between BEGIN and the body: an open transaction left
             # behind would make the run record's final update fail ("cannot start a transaction within a
             # transaction") and leave the run running
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):  # a read-only file, a full disk: one line naming the store
+                raise HarnessError(f"store {self.path}: cannot write ({exc})") from exc
             raise
         else:
-            self.conn.execute("COMMIT")
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise HarnessError(f"store {self.path}: cannot write ({exc})") from exc
 
     # generations ---------------------------------------------------------
     def get_many(self, keys: list[str]) -> dict[str, Completion]:

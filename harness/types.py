@@ -126,7 +126,9 @@ class Completion:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Completion:
-        return cls(**d)
+        """A stored completion; fields a newer writer added are ignored (the store's rows are read tolerantly)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
 
 
 @runtime_checkable
