@@ -10,9 +10,9 @@ import click
 from app.console import progress_bar, summary_line
 from app.options import SEED, positive, store_option
 from harness.files import atomic_write_jsonl, check_not_input, check_writable, read_jsonl
-from harness.runner import Run, end_run, generate
+from harness.runner import Run, check_context, end_run, generate
 from harness.store import Store
-from harness.types import HarnessError, Message, Request, SamplingParams
+from harness.types import ContextTooLong, HarnessError, Message, Request, SamplingParams
 
 ROLES = ("system", "user", "assistant")
 
@@ -68,14 +68,22 @@ def run_generate(
 
     spec = parse_spec(model_spec)
     sampling = SamplingParams(**params)
-    prompts = parse_prompt_rows(prompts_path, read_jsonl(prompts_path))
+    rows = read_jsonl(prompts_path)
+    read_lines = [r["__line__"] for r in rows]
+    prompts = parse_prompt_rows(prompts_path, rows)
     check_writable(out_path)
     check_not_input(out_path, prompts=prompts_path)
     if spec.backend != "openai":
         local_checkpoint(spec)  # a missing path fails here, before anything is written
     store = Store(store_path)
+    requests = [Request(messages=msgs, params=sampling) for _, msgs in prompts]
     try:
         model = load_model(spec, store=store)
+        try:
+            check_context(model, requests, list(range(len(requests))))  # before any call and any run record
+        except ContextTooLong as exc:
+            model.close()
+            raise HarnessError(f"{prompts_path}:{read_lines[exc.index]}: {exc}") from exc
     except BaseException:
         store.close()
         raise
@@ -84,7 +92,6 @@ def run_generate(
     )
     status = "failed"
     try:
-        requests = [Request(messages=msgs, params=sampling) for _, msgs in prompts]
         with progress_bar("generate", len(requests)) as advance:
             outs = generate(model, requests, run, window=window, on_progress=advance)
         model.close()

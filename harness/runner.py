@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.store import Store, sample_key
-from harness.types import Completion, HarnessError, Model, Request
+from harness.types import Completion, ContextTooLong, HarnessError, Model, Request
 
 
 class CallError(Exception):
@@ -220,6 +220,26 @@ def _stream_own(
             store.release(sorted(left))
 
 
+def check_context(model: Model, requests: list[Request], todo: list[int]) -> None:
+    """Refuse, before any call, a request whose prompt plus ``max_tokens`` exceeds the model's context (a local
+    backend knows both: ``context_length`` and ``prompt_tokens``); an API server says so itself, per call.
+
+    Raises:
+        ContextTooLong: naming the first such request (``index``) and its lengths.
+    """
+    limit = getattr(model, "context_length", None)
+    count = getattr(model, "prompt_tokens", None)
+    if not limit or not callable(count):
+        return
+    for i in todo:
+        n = int(count(requests[i]))
+        if n + requests[i].params.max_tokens > limit:
+            raise ContextTooLong(
+                i, f"a prompt of {n} tokens plus max_tokens {requests[i].params.max_tokens} exceeds the model's "
+                f"context of {limit} tokens (shorten it, or lower max_tokens)",
+            )  # fmt: skip
+
+
 def generate(
     model: Model,
     requests: list[Request],
@@ -260,6 +280,7 @@ def generate(
             todo.append(i)
     if on_progress and len(requests) - len(todo):
         on_progress(len(requests) - len(todo))
+    check_context(model, requests, todo)
     failures: list[str] = []
     waiting = todo
     waited_since: float | None = None

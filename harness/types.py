@@ -26,6 +26,15 @@ class HarnessError(Exception):
     """
 
 
+class ContextTooLong(HarnessError):
+    """A request whose prompt plus ``max_tokens`` exceeds the model's context (raised before any call).
+    ``index`` is its position in the request list, for the caller to name the input line."""
+
+    def __init__(self, index: int, message: str) -> None:
+        super().__init__(message)
+        self.index = index
+
+
 @dataclass(frozen=True)
 class Message:
     role: str

@@ -80,6 +80,16 @@ class HFModel:
         text = self.tokenizer.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False)
         return str(text), False
 
+    @property
+    def context_length(self) -> int | None:
+        """The most tokens (prompt + completion) the model takes: its ``max_position_embeddings``."""
+        n = getattr(self.model.config, "max_position_embeddings", None)
+        return int(n) if n else None
+
+    def prompt_tokens(self, req: Request) -> int:
+        """The request's prompt length in tokens, as it is given to ``generate`` (chat template applied)."""
+        return len(self.tokenizer(self._prompt_text(req)[0]).input_ids)
+
     def generate(self, requests: list[Request]) -> list[list[Completion]]:
         return gather(self.stream(requests), len(requests))
 
@@ -99,7 +109,7 @@ class HFModel:
             p = requests[i].params
             groups[(p.temperature, p.top_p, p.max_tokens, p.stop, p.logprobs, requests[i].messages is None)].append(i)
         for members in groups.values():
-            length = {i: len(self.tokenizer(self._prompt_text(requests[i])[0]).input_ids) for i in members}
+            length = {i: self.prompt_tokens(requests[i]) for i in members}
             # longest first (a memory error shows at once), a request's samples side by side
             order = sorted(members, key=lambda i: -length[i])
             rows = [(i, s) for i in order for s in range(requests[i].params.n)]

@@ -96,6 +96,20 @@ class VLLMModel:
             logprobs=p.logprobs,
         )
 
+    @property
+    def context_length(self) -> int | None:
+        """The most tokens (prompt + completion) the engine takes: its ``max_model_len``."""
+        n = getattr(getattr(self.llm.llm_engine, "model_config", None), "max_model_len", None)
+        return int(n) if n else None
+
+    def prompt_tokens(self, req: Request) -> int:
+        """The request's prompt length in tokens (the chat template applied, as ``LLM.chat`` does)."""
+        tok = self.llm.get_tokenizer()
+        if req.messages is None:
+            return len(tok.encode(req.prompt or ""))
+        msgs: Any = [{"role": m.role, "content": m.content} for m in req.messages]
+        return len(tok.apply_chat_template(msgs, add_generation_prompt=True, tokenize=True))
+
     def generate(self, requests: list[Request]) -> list[list[Completion]]:
         return gather(self.stream(requests), len(requests))
 

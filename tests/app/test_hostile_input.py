@@ -142,3 +142,18 @@ def test_leaderboard_checks_every_target_before_writing_any(tmp_path: Path) -> N
     res = _cli("leaderboard", "--store", str(tmp_path / "s.sqlite"), "--out", str(out))
     _one_line_error(res, "leaderboard.html", "is a directory")
     assert sorted(p.name for p in out.iterdir()) == ["leaderboard.html"]  # no CSV, JSON or markdown written
+
+
+def test_a_prompt_beyond_the_models_context_is_refused_before_any_call(tiny_model: Path, tmp_path: Path) -> None:
+    """The tiny model takes 8192 positions: a prompt of ~12,000 tokens is named by its line, and no call is made."""
+    prompts, out = tmp_path / "p.jsonl", tmp_path / "out.jsonl"
+    long = " ".join(f"w{i}" for i in range(6000))
+    prompts.write_text(json.dumps({"prompt": "short"}) + "\n" + json.dumps({"prompt": long}) + "\n")
+    store = tmp_path / "s.sqlite"
+    res = _cli("generate", "--model", f"hf:{tiny_model}", "--prompts", str(prompts), "--out", str(out),
+               "--store", str(store), "--max-tokens", "8")  # fmt: skip
+    _one_line_error(res, "p.jsonl:2", "exceeds the model's context of 8192 tokens")
+    assert not out.exists()
+    with sqlite3.connect(store) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM generations").fetchone()[0] == 0
+        assert conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 0  # no run started
