@@ -338,8 +338,8 @@ class OpenAIModel:
                 self._stats["cost_unknown"] += 1
                 if self.prices is None and not self._price_noted:
                     self._price_noted = True
-                    print(f"note: no price is known for {self.name!r}; its cost is reported as null (unknown), not "
-                          "$0 (options price_in, price_out: USD per 1M tokens)", file=sys.stderr)  # fmt: skip
+                    print(f"note: {self.name}: no known price, so its cost is null, not $0 (options price_in, "
+                          "price_out)", file=sys.stderr)  # fmt: skip
             else:
                 self._stats["cost_usd"] += (prompt_tokens * self.prices[0] + total_completion * self.prices[1]) / 1e6
         comps = []

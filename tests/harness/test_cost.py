@@ -42,7 +42,7 @@ def test_an_unknown_price_is_null_with_a_note(servers, tmp_path: Path, capsys) -
     run, store = _run(servers[0].spec("some-local-model"), tmp_path)
     assert run.stats.cost_usd is None and run.stats.calls_cost_unknown == 3
     err = capsys.readouterr().err
-    assert "no price is known for 'some-local-model'" in err and len(err.strip().splitlines()) == 1
+    assert "note: some-local-model: no known price, so its cost is null" in err and len(err.strip().splitlines()) == 1
     counters = store.get_run(run.run_id)["counters"]
     assert counters["cost_usd"] is None  # stored as null
     assert json.loads(json.dumps(counters))["cost_usd"] is None

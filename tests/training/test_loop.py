@@ -113,7 +113,9 @@ def test_gate_command_and_leaderboard(finished_run: tuple[Path, Path, str], tmp_
     )
     assert lb.returncode == 0, lb.stderr
     page = (out / "leaderboard.html").read_text()
-    assert page.count('class="curve"') == 2 and 'class="dist"' in page  # iteration curves from 3 iterations
+    assert f"run-{run_id}.html" in page  # the index links the run's report page
+    report = (out / f"run-{run_id}.html").read_text()  # its panels from 3 iterations (tests/app/test_report_page.py)
+    assert "id='judge-panels'" in report and "id='actor-panels'" in report and 'id="score-dist"' in report
 
 
 def test_a_rerun_reads_the_reward_agreement_back_only_for_the_same_weights(
