@@ -249,3 +249,21 @@ def check_writable(path: str | os.PathLike[str]) -> None:
         raise HarnessError(f"{path}: {probe} is a file, not a directory")
     if not os.access(probe, os.W_OK):
         raise HarnessError(f"{path}: directory {probe} is not writable")
+
+
+def yaml_loader() -> Any:
+    """A safe YAML loader that refuses a duplicate key (PyYAML's default: the last one silently wins), naming its
+    line: ``yaml.load(text, Loader=yaml_loader())`` raises ``yaml.constructor.ConstructorError``."""
+    import yaml
+
+    class StrictLoader(yaml.SafeLoader):
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return StrictLoader

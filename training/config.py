@@ -351,7 +351,7 @@ def parse_config(data: Any, base_dir: Path | None = None) -> RunConfig:
 
 
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> RunConfig:
-    from harness.files import read_text
+    from harness.files import read_text, yaml_loader
 
     text = read_text(path)
     if len(text) > MAX_CONFIG_BYTES:
@@ -361,11 +361,13 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Ru
         aliases = sum(isinstance(t, yaml.AliasToken) for t in yaml.scan(text, Loader=yaml.SafeLoader))
         if aliases > MAX_ALIASES:
             raise HarnessError(f"{path}: {aliases} YAML aliases, a run config may use at most {MAX_ALIASES}")
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=yaml_loader())
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
-        raise HarnessError(f"{path}{line}: malformed YAML") from exc
+        problem = getattr(exc, "problem", None) or ""
+        what = problem if problem.startswith("duplicate key") else "malformed YAML"
+        raise HarnessError(f"{path}{line}: {what}") from exc
     if data is None:
         raise HarnessError(f"{path}: empty config")
     if not isinstance(data, dict):

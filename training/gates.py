@@ -170,10 +170,21 @@ def flat_metrics(rows: Iterable[Mapping[str, Any]]) -> dict[str, float]:
     out: dict[str, float] = {}
     for r in rows:
         key = f"{r['benchmark']}.{r['metric']}"
-        out[key] = math.nan if r.get("value") is None else float(r["value"])
+        out[key] = _number(r.get("value"), key, r)
         for b in BOUNDS:
-            out[f"{key}.{b}"] = math.nan if r.get(b) is None else float(r[b])
+            out[f"{key}.{b}"] = _number(r.get(b), f"{key}.{b}", r)
     return out
+
+
+def _number(value: Any, key: str, row: Mapping[str, Any]) -> float:
+    """A stored value as a float (None -> NaN); anything else, e.g. text in a hand-edited store, is one line."""
+    if value is None:
+        return math.nan
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise HarnessError(
+            f"result {key} of iteration {row.get('iteration')}: {str(value)[:40]!r} is not a number (an edited store?)"
+        )
+    return float(value)
 
 
 def validate_rules(specs: Iterable[str | Mapping[str, Any] | GateRule], known_metrics: Iterable[str]) -> list[GateRule]:

@@ -65,6 +65,7 @@ CASES = {
     "iterate_list_config": (["iterate", "--config", "{tmp}/list.yaml", "--out-dir", "{tmp}/run"],
                             "list.yaml: expected a mapping of keys at the top level, got a list"),
     "iterate_alias_bomb": (["iterate", "--config", "{tmp}/bomb.yaml"], "bomb.yaml: 243 YAML aliases"),
+    "iterate_duplicate_key": (["iterate", "--config", "{tmp}/dupkey.yaml"], "dupkey.yaml:3: duplicate key 'seed'"),
     "generate_temperature_nan": (["generate", "--model", "hf:{tiny}", "--prompts", "{tmp}/prompts.jsonl", "--out",
                                   "{tmp}/gen_out.jsonl", "--temperature", "nan"], "temperature must be a finite number"),
     "generate_bad_backend_option": (["generate", "--model", "hf:{tiny}?batch_size=0", "--prompts",
@@ -100,6 +101,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (tmp / "latin1.yaml").write_bytes("mode: m\xe9ta\n".encode("latin-1"))
     (tmp / "empty.yaml").write_text("")
     (tmp / "trunc.yaml").write_text("mode: meta_rewarding\nsft: {epochs: 3\n")
+    (tmp / "dupkey.yaml").write_text("mode: meta_rewarding\nseed: 0\nseed: 1\n")  # PyYAML: the last would win
     (tmp / "list.yaml").write_text("- mode: meta_rewarding\n")
     # "billion laughs": 9 levels of 27 aliases each, 3 * 27**9 strings once expanded
     lol = ["a: &a [x, x, x]"] + [f"{c}: &{c} [{', '.join(['*' + p] * 27)}]" for p, c in pairwise("abcdefghij")]

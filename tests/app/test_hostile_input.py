@@ -148,3 +148,14 @@ def test_a_prompt_beyond_the_models_context_is_refused_before_any_call(tiny_mode
     with sqlite3.connect(store) as conn:
         assert conn.execute("SELECT COUNT(*) FROM generations").fetchone()[0] == 0
         assert conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 0  # no run started
+
+
+def test_gate_on_a_hand_edited_text_value_is_one_line(tmp_path: Path) -> None:
+    from tests.app.test_leaderboard import _store_with_iterations
+
+    run_id, _ = _store_with_iterations(tmp_path / "s.sqlite")
+    with sqlite3.connect(tmp_path / "s.sqlite") as conn:
+        conn.execute("UPDATE results SET value='abc' WHERE metric='accuracy' AND iteration=2")
+    res = _cli("gate", "--run", run_id, "--iteration", "2", "--rule", "taskworld.accuracy >= 0", "--store",
+               str(tmp_path / "s.sqlite"))  # fmt: skip
+    _one_line_error(res, "taskworld.accuracy", "'abc' is not a number")
