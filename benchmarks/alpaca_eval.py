@@ -122,6 +122,13 @@ def load_annotations(path: str | Path) -> list[dict[str, Any]]:
             r["preference"] = None
         elif not (p == 0 or 1 <= p <= 2):
             raise HarnessError(f"{path}: item {i}: field 'preference' must lie in [1, 2] (or be 0 or null), got {p}")
+    # one model against one baseline per file, as alpaca_eval scores it: annotations of two models would otherwise
+    # be pooled into one win rate under the first row's name
+    for field in ("generator_2", "generator_1"):
+        for i, r in enumerate(rows):
+            if r[field] != rows[0][field]:
+                raise HarnessError(f"{path}: item {i}: {field} {r[field]!r:.60} differs from item 0's "
+                                   f"{rows[0][field]!r:.60}; score one model against one baseline per file")  # fmt: skip
     return rows
 
 

@@ -32,10 +32,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from benchmarks import arena_hard_stats as stats
-from harness.files import read_jsonl, read_text
+from harness.files import read_jsonl, read_yaml
 from harness.types import HarnessError
 
 BASELINE = "gpt-4-0314"
@@ -137,15 +136,6 @@ def load_questions(path: str | Path) -> list[dict[str, Any]]:
         if not isinstance(_get(r, where, "turns[0].content"), str):
             raise HarnessError(f"{where}: field 'turns[0].content' must be a string")
     return rows
-
-
-def read_yaml(path: str | Path) -> Any:
-    """A YAML file; malformed YAML is one line naming the file and line."""
-    try:
-        return yaml.safe_load(read_text(path))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise HarnessError(f"{path}:{mark.line + 1 if mark else '?'}: malformed YAML") from exc
 
 
 def load_judge_config(path: str | Path) -> JudgeConfig:

@@ -27,9 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import arena_hard_v2 as v2
-from benchmarks.arena_hard import read_yaml
 from benchmarks.registry import Benchmark, BenchmarkResult, EvalContext, declare
-from harness.files import read_jsonl
+from harness.files import read_jsonl, read_yaml
 from harness.runner import generate
 from harness.spec import file_stem
 from harness.types import HarnessError, Message, MetricValue, Request

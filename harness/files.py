@@ -267,3 +267,35 @@ def yaml_loader() -> Any:
             return super().construct_mapping(node, deep=deep)
 
     return StrictLoader
+
+
+#: a YAML file (a run config, a judge config) is at most this many bytes and aliases: a "billion laughs" file fails
+#: at once, before anything is built
+MAX_YAML_BYTES = 1_000_000
+MAX_YAML_ALIASES = 100
+
+
+def read_yaml(path: str | os.PathLike[str]) -> Any:
+    """Strict YAML: a duplicate key, a malformed file, more than :data:`MAX_YAML_ALIASES` aliases, more than
+    :data:`MAX_YAML_BYTES` bytes or nesting deeper than :data:`MAX_DEPTH` levels is one line naming the file (and
+    the line where YAML gives one)."""
+    import yaml
+
+    text = read_text(path)
+    if len(text) > MAX_YAML_BYTES:
+        raise HarnessError(f"{path}: {len(text)} bytes, a YAML file here is at most {MAX_YAML_BYTES}")
+    try:
+        aliases = sum(isinstance(t, yaml.AliasToken) for t in yaml.scan(text, Loader=yaml.SafeLoader))
+        if aliases > MAX_YAML_ALIASES:
+            raise HarnessError(f"{path}: {aliases} YAML aliases, at most {MAX_YAML_ALIASES} are read")
+        data = yaml.load(text, Loader=yaml_loader())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or ""
+        what = problem if problem.startswith("duplicate key") else "malformed YAML"
+        raise HarnessError(f"{path}{line}: {what}") from exc
+    except RecursionError as exc:
+        raise HarnessError(f"{path}: nested deeper than {MAX_DEPTH} levels") from exc
+    _check_value(data, str(path))
+    return data

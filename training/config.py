@@ -14,13 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from harness.types import HarnessError
 
 BUILTIN = "builtin:taskworld"
-MAX_CONFIG_BYTES = 1_000_000
-MAX_ALIASES = 100
 
 
 @dataclass
@@ -351,23 +347,9 @@ def parse_config(data: Any, base_dir: Path | None = None) -> RunConfig:
 
 
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> RunConfig:
-    from harness.files import read_text, yaml_loader
+    from harness.files import read_yaml
 
-    text = read_text(path)
-    if len(text) > MAX_CONFIG_BYTES:
-        raise HarnessError(f"{path}: {len(text)} bytes, a run config is at most {MAX_CONFIG_BYTES}")
-    try:
-        # aliases are counted before anything is built: a "billion laughs" config fails at once
-        aliases = sum(isinstance(t, yaml.AliasToken) for t in yaml.scan(text, Loader=yaml.SafeLoader))
-        if aliases > MAX_ALIASES:
-            raise HarnessError(f"{path}: {aliases} YAML aliases, a run config may use at most {MAX_ALIASES}")
-        data = yaml.load(text, Loader=yaml_loader())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or ""
-        what = problem if problem.startswith("duplicate key") else "malformed YAML"
-        raise HarnessError(f"{path}{line}: {what}") from exc
+    data = read_yaml(path)
     if data is None:
         raise HarnessError(f"{path}: empty config")
     if not isinstance(data, dict):

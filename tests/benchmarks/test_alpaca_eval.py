@@ -269,6 +269,13 @@ def test_eval_set_from_hub_and_local(shared: Path, hub) -> None:
          '"preference": 2.5}]', r"item 0: field 'preference' must lie in \[1, 2\]"),
         ('[{"instruction": "i", "output_1": "a", "output_2": "b", "generator_1": "g", "generator_2": "h", '
          '"preference": true}]', "item 0: field 'preference' must be a number or null"),
+        # two models' annotations in one file are refused, never pooled under the first row's name
+        ('[{"instruction": "i", "output_1": "a", "output_2": "b", "generator_1": "g", "generator_2": "h", '
+         '"preference": 2}, {"instruction": "i", "output_1": "a", "output_2": "b", "generator_1": "g", '
+         '"generator_2": "k", "preference": 1}]', "item 1: generator_2 'k' differs from item 0's 'h'"),
+        ('[{"instruction": "i", "output_1": "a", "output_2": "b", "generator_1": "g", "generator_2": "h", '
+         '"preference": 2}, {"instruction": "i", "output_1": "a", "output_2": "b", "generator_1": "f", '
+         '"generator_2": "h", "preference": 1}]', "item 1: generator_1 'f' differs from item 0's 'g'"),
     ],
 )  # fmt: skip
 def test_bad_annotations(tmp_path: Path, content: str, message: str) -> None:

@@ -3,7 +3,10 @@
 import json
 from pathlib import Path
 
+import pytest
+
 from harness.files import atomic_write_jsonl, read_jsonl
+from harness.types import HarnessError
 
 SEPARATORS = "a\u2028b\u2029c\x85d"
 
@@ -47,3 +50,26 @@ def test_a_directory_in_the_way_of_an_output_is_one_line(tmp_path: Path) -> None
         with pytest.raises(HarnessError, match="is a directory in the way of an output file"):
             call(tmp_path / "results.json")
     assert (tmp_path / "results.json").is_dir()
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("judge_model: a\nbaseline_model: b\njudge_model: c\n", "cfg.yaml:3: duplicate key 'judge_model'"),
+        ("a: " + "[" * 5000 + "]" * 5000 + "\n", "cfg.yaml: nested deeper than"),
+        ("a: &x [1]\n" + "".join(f"b{i}: *x\n" for i in range(101)), "cfg.yaml: 101 YAML aliases"),
+        ("a: [1, 2\n", "cfg.yaml:2: malformed YAML"),
+    ],
+    ids=["duplicate_key", "deep", "aliases", "malformed"],
+)
+def test_every_yaml_reader_is_strict(tmp_path: Path, text: str, needle: str) -> None:
+    """The run config and arena-hard-auto's judge config share one strict reader (PyYAML's last-wins is gone)."""
+    from benchmarks.arena_hard import load_judge_config
+    from training.config import load_config
+
+    path = tmp_path / "cfg.yaml"
+    path.write_text(text)
+    for reader in (load_config, load_judge_config):
+        with pytest.raises(HarnessError) as err:
+            reader(path)
+        assert needle in str(err.value) and "\n" not in str(err.value), str(err.value)
