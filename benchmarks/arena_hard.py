@@ -394,8 +394,11 @@ def score_arena_hard(
     None without it), ``n_battles``, ``n_judgments``, ``n_null_verdicts``; models ordered best first.
     """
     tokens = average_tokens(load_model_answers(answers_dir)) if answers_dir is not None else None
-    result = score_judgments(load_judgments(judgments_dir), baseline=baseline, seed=seed, rounds=rounds,
-                             weight=weight, first_game_only=first_game_only, avg_tokens=tokens,
-                             bootstrap=bootstrap)  # fmt: skip
+    judgments = load_judgments(judgments_dir)
+    try:
+        result = score_judgments(judgments, baseline=baseline, seed=seed, rounds=rounds, weight=weight,
+                                 first_game_only=first_game_only, avg_tokens=tokens, bootstrap=bootstrap)  # fmt: skip
+    except HarnessError as exc:  # a whole-set error (no usable verdict) names the directory it came from
+        raise HarnessError(f"{judgments_dir}: {exc}") from exc
     result["judge"] = Path(judgments_dir).name
     return result

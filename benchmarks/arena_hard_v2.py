@@ -190,7 +190,11 @@ def score_arena_hard_v2(
     weight: int = WEIGHT,
 ) -> dict[str, Any]:  # fmt: skip
     """``harness score arena_hard --version v2.0``: the leaderboard of pooled judge directories."""
-    result = score_rows(load_judgments(judgment_dirs), category=category, seed=seed, rounds=rounds, weight=weight)
+    rows = load_judgments(judgment_dirs)
+    try:
+        result = score_rows(rows, category=category, seed=seed, rounds=rounds, weight=weight)
+    except HarnessError as exc:  # a whole-set error (no row of the category) names the directories
+        raise HarnessError(f"{', '.join(str(d) for d in judgment_dirs)}: {exc}") from exc
     result["judges"] = [Path(d).name for d in judgment_dirs]
     return result
 

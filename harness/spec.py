@@ -155,7 +155,10 @@ def parse_spec(spec: str) -> ModelSpec:
     base_url = None
     if backend == "openai" and "@" in rest:
         rest, base_url = rest.split("@", 1)
-        parsed = urlparse(base_url)
+        try:
+            parsed = urlparse(base_url)
+        except ValueError as exc:  # "Invalid IPv6 URL" for a lone "[" in the host
+            raise HarnessError(f"model spec {shown(spec)!r}: malformed base URL ({exc})") from exc
         if parsed.username is not None or parsed.password is not None:
             # they would be stored with the spec and printed in errors: keys come from the environment only
             raise HarnessError(

@@ -161,6 +161,16 @@ def _build(cls: type, data: Any, where: str) -> Any:
     default = cls()
     for key, value in kwargs.items():
         ref = getattr(default, key)
+        # the type of each key is its default's (or, for an optional string, its annotation's): a list given for
+        # a path would otherwise fail deep inside the loop, after work has started
+        if (isinstance(ref, str) or (ref is None and fields[key].type == "str | None")) and not (
+            isinstance(value, str) or (ref is None and value is None)
+        ):
+            raise HarnessError(f"{where}.{key}: expected a string, got {value!r:.60}")
+        if isinstance(ref, list) and not isinstance(value, list):
+            raise HarnessError(f"{where}.{key}: expected a list, got {value!r:.60}")
+        if isinstance(ref, dict) and not isinstance(value, dict):
+            raise HarnessError(f"{where}.{key}: expected a mapping, got {value!r:.60}")
         if isinstance(ref, bool) and not isinstance(value, bool):
             raise HarnessError(f"{where}.{key}: expected true/false, got {value!r}")
         if isinstance(ref, int | float) and not isinstance(ref, bool) and value is not None:
@@ -356,7 +366,10 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Ru
         raise HarnessError(f"{path}: expected a mapping of keys at the top level, got a {type(data).__name__}")
     if overrides:
         data = {**data, **overrides}
-    return parse_config(data, Path(path).resolve().parent)
+    try:
+        return parse_config(data, Path(path).resolve().parent)
+    except HarnessError as exc:  # "eval.limit: ..." names the key; the line names the file too
+        raise HarnessError(f"{path}: {exc}") from exc
 
 
 def config_dict(cfg: RunConfig) -> dict[str, Any]:

@@ -283,7 +283,10 @@ def test_sigkill_at_10_points_and_rerun(finished_run: tuple[Path, Path, str], tm
         ({"eval": {"benchmarks": ["nope"]}}, "unknown benchmark 'nope'"),
         ({"sft": {"epochs": "three"}}, "sft.epochs: expected a number"),
         ({"training": {"launcher": "slurm"}}, "training.launcher: expected inprocess or accelerate"),
-        ({"training": {"accelerate_args": "--multi_gpu"}}, "training.accelerate_args: expected a list of strings"),
+        (
+            {"training": {"accelerate_args": "--multi_gpu"}},
+            "training.accelerate_args: expected a list, got '--multi_gpu'",
+        ),
         ({"backend_options": ["batch_size", 8]}, "backend_options: expected a mapping"),
         ({"judge": {"meta_prompt": "no_such_prompt"}}, "judge prompt 'no_such_prompt': not a known prompt"),
         ({"sft": {"ift_examples": 0}}, "sft.ift_examples: must be a positive integer"),
@@ -297,7 +300,7 @@ def test_sigkill_at_10_points_and_rerun(finished_run: tuple[Path, Path, str], tm
         ({"base_model": "no/such/dir"}, "base_model: no/such/dir is not a checkpoint directory"),
         ({"judge": {"specs": ["openai:a@http://127.0.0.1:9/v1"]}}, "judge.specs: an ensemble needs 2 or more"),
         ({"judge": {"specs": ["openai:a", "bogus:b"]}}, "judge.specs[1]: "),
-        ({"judge": {"specs": None}}, "judge.specs: expected a list of model specs"),
+        ({"judge": {"specs": None}}, "judge.specs: expected a list, got None"),
         ({"judge": {"specs": ["openai:a", "openai:b"], "ensemble": "median"}}, "judge.ensemble: must be one of"),
         ({"judge": {"spec": "openai:a", "specs": ["openai:a", "openai:b"]}}, "judge: give spec (one judge) or specs"),
         (
