@@ -69,11 +69,20 @@ def test_hostile_prompt_files(server: LatencyServer, tmp_path: Path, line: str, 
     assert not out.exists()
 
 
-@pytest.mark.parametrize("seed", [str(2**70), str(-1)])
+@pytest.mark.parametrize("seed", [str(2**70), str(-1), str(2**64 - 1)])
 def test_seed_out_of_range(server: LatencyServer, tmp_path: Path, seed: str) -> None:
     prompts = tmp_path / "p.jsonl"
     prompts.write_text('{"prompt": "x"}\n')
-    _one_line_error(_generate(server, prompts, tmp_path / "o.jsonl", "--seed", seed), "--seed")
+    # 2**64 - 1 with -n 2: sample 1's seed (seed + 1) would overflow the backends' 64-bit seeds
+    _one_line_error(_generate(server, prompts, tmp_path / "o.jsonl", "--seed", seed, "-n", "2"), "--seed")
+    _one_line_error(_cli("make-tiny", str(tmp_path / "tiny"), "--seed", seed), "--seed")
+    assert not (tmp_path / "tiny").exists()
+
+
+def test_an_annotations_file_nested_100000_deep_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "annotations.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    _one_line_error(_cli("score", "alpaca_eval", "--annotations", str(path)), "annotations.json", "nested deeper than")
 
 
 def test_an_int_id_comes_back_an_int(server: LatencyServer, tmp_path: Path) -> None:
