@@ -232,7 +232,7 @@ def judge(loop: StageContext, current: Path, cands: list[dict[str, Any]], t: int
     return rows, {
         "judgments": n_judgments,
         "parse_failures": failures,
-        "parse_rate": 1 - failures / max(n_judgments, 1),
+        "parse_rate": 1 - failures / n_judgments if n_judgments else None,  # a rate over zero items is unknown
     }
 
 

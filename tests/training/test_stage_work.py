@@ -68,3 +68,14 @@ def test_reference_scores_are_the_answer_key_and_unscored_off_the_task_world(tmp
 def test_random_scores_are_drawn_from_0_to_5_whatever_the_judge_said(tmp_path: Path) -> None:
     got = [s for row in _scores(tmp_path, random_scores=True) for resp in row for s in resp]
     assert len(got) == 12 and all(s in {0.0, 1.0, 2.0, 3.0, 4.0, 5.0} for s in got) and set(got) != {5.0}
+
+
+def test_the_parse_rate_of_zero_judgments_is_unknown(tmp_path: Path) -> None:
+    """No candidates, no judgments: the rate is null (unknown), never 1.0."""
+    server = PlantedServer(judge_score=5)
+    try:
+        run = Run.start(Store(tmp_path / "s.sqlite"), "test", {})
+        _, counts = stage_work.judge(_Ctx(RunConfig(), run, load_model(server.spec("always-5"))), tmp_path, [], 1)
+    finally:
+        server.stop()
+    assert counts["judgments"] == 0 and counts["parse_rate"] is None
