@@ -3,13 +3,13 @@
 Plots are plotly figures with plotly.js embedded inline (``plotly.offline.get_plotlyjs``, as alpaca_eval's
 leaderboard plots do): no network, hover values, series toggled from the legend. The page holds, top to bottom:
 
-1. headline metrics as small multiples, one panel per metric with its own scale, judge and actor on separate
+1. "Did it get better?" as a forest plot of the paired differences (M_t - M_t-1, M_last - M1) with their CIs,
+   coloured by the same verdicts as the terminal table (``training.report.delta_rows``), and that table;
+2. headline metrics as small multiples, one panel per metric with its own scale, judge and actor on separate
    rows: the value per iteration with its 95% CI band, integer iteration ticks, the best iteration marked (a
    star, in the metric's declared direction) and the gate verdict of each iteration in the hover text;
-2. "Did it get better?" as a forest plot of the paired differences (M_t - M_t-1, M_last - M1) with their CIs,
-   coloured by the same verdicts as the terminal table (``training.report.delta_rows``), and that table;
 3. the judge panel: score distribution per iteration, the alarms over iterations, judge score against the known
-   rank;
+   rank, and the evaluator table of an iteration judged by several judges;
 4. a sample browser: per held-out prompt, the answers of two chosen iterations side by side with their
    correctness, filtered by improved / regressed / unchanged and searched by text; and the judge's scores and
    rationales beside each response's known rank;
@@ -228,7 +228,8 @@ def _judge_panel(rows: list[dict[str, Any]], summary: dict[str, Any], alarms: li
     dist: dict[int, dict[int, float]] = defaultdict(dict)
     for r in rows:
         if r["benchmark"] == "judge" and r["metric"].startswith("score_frac_") and r["iteration"] is not None:
-            dist[int(r["iteration"])][int(r["metric"].rsplit("_", 1)[1])] = _num(r["value"]) or 0.0
+            if (frac := _num(r["value"])) is not None:  # a missing fraction is left out, never drawn as 0
+                dist[int(r["iteration"])][int(r["metric"].rsplit("_", 1)[1])] = frac
     if dist:
         fig = go.Figure()
         for it in sorted(dist):
@@ -259,6 +260,35 @@ def _judge_panel(rows: list[dict[str, Any]], summary: dict[str, Any], alarms: li
         parts.append(fig.to_html(full_html=False, include_plotlyjs=False, div_id="score-rank",
                                  config={"responsive": True, "displayModeBar": False}))  # fmt: skip
     return "".join(parts)
+
+
+def evaluator_table_html(rows: list[dict[str, Any]]) -> str:
+    """alpaca_eval's evaluator table, per iteration that was judged by several judges (``harness eval --judge A
+    --judge B``: each judge's and the ensemble's rows are stored under their names): one row per judge, the
+    terminal table's columns (``app.eval.EVALUATOR_COLUMNS``), values to 2 decimals, "-" where unknown."""
+    from app.eval import EVALUATOR_COLUMNS
+
+    by: dict[int, dict[str, dict[str, float | None]]] = defaultdict(lambda: defaultdict(dict))
+    for r in rows:
+        if r["benchmark"] == "judge" and r["iteration"] is not None and "." not in r["metric"]:
+            by[int(r["iteration"])][str(r["model"])][r["metric"]] = _num(r["value"])
+    several = {it: judges for it, judges in by.items() if len(judges) >= 2}
+    if not several:
+        return ""
+    present = {m for judges in several.values() for vals in judges.values() for m, v in vals.items() if v is not None}
+    cols = [(m, h) for m, h in EVALUATOR_COLUMNS if m in present]
+    head = "".join(f"<th title='{html.escape(m)}'>{html.escape(h)}</th>" for m, h in cols)
+    body = "".join(
+        f"<tr><td>M{it}</td><td>{html.escape(judge)}</td>"
+        + "".join(f"<td>{'-' if vals.get(m) is None else f'{vals[m]:.2f}'}</td>" for m, _ in cols) + "</tr>"
+        for it in sorted(several) for judge, vals in several[it].items()
+    )  # fmt: skip
+    return (
+        "<h3>evaluators (several judges)</h3><p class='caption'>acc: pairwise accuracy, ties excluded; rho: "
+        "Spearman; long / lists / 1st: P(prefer the longer response / the one with a list / the one shown first); "
+        "$/1k: cost per 1000 judged responses.</p><div class='wide'><table id='evaluators'><thead><tr><th>iteration"
+        f"</th><th>judge</th>{head}</tr></thead><tbody>{body}</tbody></table></div>"
+    )
 
 
 def browser_data(samples: list[dict[str, Any]], iterations: list[int]) -> dict[str, Any]:
@@ -332,19 +362,19 @@ def render_run_page(
         f"gates: {e(gate_line)} (hover a point for each gate's rules and values). Bands: 95% CIs; \u2605: the "
         "best iteration of each metric in its declared direction.</p>",
     ]
-    if judge:
-        parts.append("<h2>Judge</h2>" + _small_multiples(summary, judge, gates, "judge-panels"))
-    if actor:
-        parts.append("<h2>Actor</h2>" + _small_multiples(summary, actor, gates, "actor-panels"))
-    if deltas:
+    if deltas:  # the question the page answers comes first
         parts.append(
             "<h2>Did it get better?</h2><p class='caption'>Paired differences on the same held-out items, 95% CI; "
             "green better, red worse, grey n.s., blue up/down (a metric without a direction), as in the terminal "
             "table.</p>" + _forest(deltas) + "<details><summary>the same as a table</summary>"
             + _verdict_table(deltas) + "</details>"
         )  # fmt: skip
+    if judge:
+        parts.append("<h2>Judge</h2>" + _small_multiples(summary, judge, gates, "judge-panels"))
+    if actor:
+        parts.append("<h2>Actor</h2>" + _small_multiples(summary, actor, gates, "actor-panels"))
     judge_samples = [s for s in samples if s["benchmark"] == "judge"]
-    panel = _judge_panel(rows, summary, alarms, gates, judge_samples)
+    panel = _judge_panel(rows, summary, alarms, gates, judge_samples) + evaluator_table_html(rows)
     if panel:
         parts.append("<h2>Judge panel</h2>" + panel)
     parts.append(_browser(browser_data(samples, its)))

@@ -117,6 +117,38 @@ def test_forest_plot_verdicts_equal_the_terminal_tables(tmp_path: Path) -> None:
     assert verdicts[("taskworld.avg_length", "M3 - M1")] == "down"
 
 
+def test_the_answer_comes_first_and_several_judges_get_an_evaluator_table(tmp_path: Path) -> None:
+    """ "Did it get better?" precedes the panels; an iteration judged by two judges shows one evaluator row per
+    judge with its own values (2 decimals, "-" where unknown); a missing score fraction is not drawn as 0."""
+    run_id, _ = demo_shaped_store(tmp_path / "s.sqlite")
+    store = Store(tmp_path / "s.sqlite")
+    for judge, acc, rho in (("openai:judge-a@http://h/v1", 0.812, 0.4), ("openai:judge-b@http://h/v1", 0.655, None)):
+        store.put_results(
+            run_id,
+            3,
+            judge,
+            "judge",
+            [{"metric": "pairwise_accuracy_ties_excluded", "value": acc}, {"metric": "spearman", "value": rho}],
+        )
+    store.put_results(run_id, 2, "demo/run/m2", "judge", [{"metric": "score_frac_5", "value": None}])
+    store.close()
+    publish(str(tmp_path / "s.sqlite"), tmp_path / "out", formats=["html"])
+    page = (tmp_path / "out" / f"run-{run_id}.html").read_text()
+    assert page.index("<h2>Did it get better?</h2>") < page.index("<h2>Judge</h2>") < page.index("<h2>Actor</h2>")
+    table = page[page.index("<table id='evaluators'>") :]
+    table = table[: table.index("</table>")]
+    rows = [c for tr in re.findall(r"<tr>(.*?)</tr>", table) if (c := re.findall(r"<td>(.*?)</td>", tr))]
+    by_judge = {r[1]: r for r in rows}
+    assert set(by_judge) == {"demo/run/m3", "openai:judge-a@http://h/v1", "openai:judge-b@http://h/v1"}
+    assert all(r[0] == "M3" for r in rows)  # only the iteration with several judges
+    assert by_judge["openai:judge-a@http://h/v1"][2:4] == ["0.81", "0.40"]
+    assert by_judge["openai:judge-b@http://h/v1"][2:4] == ["0.66", "-"]
+    assert by_judge["demo/run/m3"][2:4] == ["0.96", "0.90"]
+    dist = json.loads(re.search(r'Plotly.newPlot\(\s*"score-dist",\s*(\[.*?\]),\s*\{', page, re.S).group(1))
+    m2 = next(t for t in dist if t["name"] == "M2")
+    assert 5 not in m2["x"] and len(m2["x"]) == 5  # the unknown fraction is absent, not a bar at 0
+
+
 @pytest.fixture()
 def browser(tmp_path: Path):  # type: ignore[no-untyped-def]
     chromium, driver = require_executables("chromium", "chromedriver")
