@@ -22,7 +22,7 @@ from harness.stats import metric_with_ci
 from harness.types import HarnessError, MetricValue, Model
 from judges.ensemble import METHODS, ensemble_scores, majority_verdict
 from judges.pairwise import PairwiseJudge
-from judges.pointwise import PointwiseJudge, PointwiseScore
+from judges.pointwise import SCORE_MODES, PointwiseJudge, PointwiseScore
 
 BUILTIN = "builtin:taskworld"
 _JM = "benchmarks/judge_metrics.py"
@@ -36,6 +36,7 @@ class JudgeParams:
     judge_n: int = 1  # judgments per response (their valid scores are averaged)
     judge_temperature: float = 0.7
     judge_max_tokens: int = 256
+    judge_score: str = "sampled"  # or expected: the expectation over the score token's distribution (logprobs)
     n_resamples: int = 1000  # bootstrap rounds of the CIs
     taskworld_n: int = 300  # prompts of the built-in held-out data (without --limit)
     pairwise: bool = False  # also judge each prompt's human best-vs-worst pair in both orders (order consistency)
@@ -123,6 +124,9 @@ def validate(ctx: EvalContext) -> None:
     method = ctx.params("judge").ensemble
     if method not in METHODS:
         raise HarnessError(f"--option judge.ensemble must be one of {', '.join(METHODS)}, got {method!r}")
+    mode = ctx.params("judge").judge_score
+    if mode not in SCORE_MODES:
+        raise HarnessError(f"--option judge.judge_score must be one of {', '.join(SCORE_MODES)}, got {mode!r}")
 
 
 def judge_metric_rows(
@@ -212,7 +216,7 @@ def run_judge_benchmark(ctx: EvalContext) -> BenchmarkResult:
     members = [
         PointwiseJudge(
             ctx.load(spec), ctx.run, prompt=opts.judge_prompt, n=opts.judge_n, temperature=opts.judge_temperature,
-            max_tokens=opts.judge_max_tokens, seed=ctx.seed,
+            max_tokens=opts.judge_max_tokens, seed=ctx.seed, score_mode=opts.judge_score,
         )
         for spec in specs
     ]  # fmt: skip

@@ -121,7 +121,9 @@ class Completion:
     """One sample: its text, why it stopped, token counts and optional top-k logprobs.
 
     ``logprobs`` holds, per generated token, a mapping of the top-k token strings to
-    their log-probabilities.
+    their log-probabilities (the sampled token's among them); ``tokens`` the sampled tokens' strings, in order,
+    where the backend returned logprobs (their concatenation is the text, up to the backend's detokenization):
+    they place a position of the text, such as a judge's score, at its step of ``logprobs``.
     """
 
     text: str
@@ -129,6 +131,7 @@ class Completion:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     logprobs: list[dict[str, float]] | None = None
+    tokens: list[str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -37,29 +37,45 @@ _JUDGEMENT = re.compile(r"\bjudge?ment[\s*_]*([AB])\b", re.I)
 _BARE_LETTER = re.compile(r"""^[\s*_\[("']*([AB])[\s*_\])"'.!]*$""")
 
 
-def _after_last(label: re.Pattern[str], text: str) -> str | None:
-    """The first non-empty line after the last match of ``label`` (None when there is no label)."""
+def _after_last_at(label: re.Pattern[str], text: str) -> tuple[str, int] | None:
+    """The first non-empty line after the last match of ``label`` and its offset in ``text`` (None when there is
+    no label)."""
     matches = list(label.finditer(text or ""))
     if not matches:
         return None
-    rest = text[matches[-1].end() :].lstrip(" \t*_")
-    if rest.startswith("\n"):  # "Score:\n4": the value on the next line
-        rest = rest.lstrip()
-    return rest.split("\n", 1)[0]
+    start = matches[-1].end()
+    rest = text[start:]
+    stripped = rest.lstrip(" \t*_")
+    if stripped.startswith("\n"):  # "Score:\n4": the value on the next line
+        stripped = stripped.lstrip()
+    return stripped.split("\n", 1)[0], start + len(rest) - len(stripped)
 
 
-def parse_score(text: str, low: float = 0.0, high: float = 5.0) -> float | None:
-    """The number after the LAST "Score:" label if it lies in [low, high], else None (see module rules)."""
-    line = _after_last(_SCORE_LABEL, text)
-    if line is None:
+def _after_last(label: re.Pattern[str], text: str) -> str | None:
+    """The first non-empty line after the last match of ``label`` (None when there is no label)."""
+    found = _after_last_at(label, text)
+    return None if found is None else found[0]
+
+
+def score_span(text: str, low: float = 0.0, high: float = 5.0) -> tuple[float, int] | None:
+    """:func:`parse_score`'s value and the offset in ``text`` of its first character (None where it is None)."""
+    found = _after_last_at(_SCORE_LABEL, text)
+    if found is None:
         return None
+    line, offset = found
     m = _SCORE_VALUE.match(line)
     if m is None:
         return None
     if m.group(2) is not None and float(m.group(2)) != high:
         return None
     value = float(m.group(1))
-    return value if low <= value <= high else None
+    return (value, offset + m.start(1)) if low <= value <= high else None
+
+
+def parse_score(text: str, low: float = 0.0, high: float = 5.0) -> float | None:
+    """The number after the LAST "Score:" label if it lies in [low, high], else None (see module rules)."""
+    found = score_span(text, low, high)
+    return None if found is None else found[0]
 
 
 def parse_winner(text: str) -> Literal["A", "B"] | None:

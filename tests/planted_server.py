@@ -15,7 +15,8 @@ It answers every chat request from the request alone (no model), as one of four 
 - **judge under test** (the additive 5-point prompt): the responses carry their human rank as ``[rank=K]``; per
   prompt, with probability ``q_judge`` (:func:`judge_faithful`) the rank-1 response scores 5 and the others 1,
   otherwise the reverse, so on two-response prompts the pairwise accuracy is q_judge. With ``--judge-score S``
-  it scores every response S instead (a saturated judge, for the alarm tests). A response without a rank marker
+  it scores every response S instead (a saturated judge, for the alarm tests). Asked for logprobs, it returns its
+  tokens, the score's with the planted top logprobs of :func:`score_top_logprobs` (expected-score judging). A response without a rank marker
   (real data such as the OASST sample) gets :func:`unranked_score`: with probability ``q_judge`` a score shared by
   every seed (a planted consensus), otherwise the seed's own draw, so judges of different seeds agree in part.
 - **actor** (anything else): ``[planted] answer`` plus a request-dependent number of words (lengths vary, so the
@@ -32,6 +33,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -55,6 +57,25 @@ def model_wins(seed: int, p_win: float, key: str) -> bool:
 def judge_faithful(seed: int, q_judge: float, prompt: str) -> bool:
     """Whether the planted judge orders this prompt's responses as the human ranks do."""
     return _unit(seed, "judge", prompt) < q_judge
+
+
+def score_top_logprobs(score: int) -> list[tuple[str, float]]:
+    """The planted top logprobs of the judge's score token, when a request asks for logprobs: the written score
+    " S" 0.6, its neighbour 0.3 (" S+1", or " 4" for a 5), and a token that is no number, " points", 0.1."""
+    neighbour = score + 1 if score < 5 else 4
+    return [(f" {score}", math.log(0.6)), (f" {neighbour}", math.log(0.3)), (" points", math.log(0.1))]
+
+
+def _judge_answer(score: int, body: dict) -> tuple[str, list | None]:
+    """The judge's text, and with ``logprobs`` asked its tokens, the last (the score) with the planted top."""
+    tokens = ["The response is judged.", " Score", ":", f" {score}"]
+    if not body.get("logprobs"):
+        return "".join(tokens), None
+    content = [{"token": t, "logprob": 0.0, "bytes": None, "top_logprobs": [{"token": t, "logprob": 0.0}]}
+               for t in tokens[:-1]]  # fmt: skip
+    top = [{"token": t, "logprob": lp} for t, lp in score_top_logprobs(score)]
+    content.append({"token": tokens[-1], "logprob": top[0]["logprob"], "bytes": None, "top_logprobs": top})
+    return "".join(tokens), content
 
 
 def unranked_score(seed: int, q_judge: float, prompt: str, response: str) -> int:
@@ -130,7 +151,10 @@ class Planted:
             logprobs = None
         elif "additive 5-point scoring system" in first_user and a.judge_score:
             role = "judge"  # the saturated judge of the alarm tests: the same score for every response
-            text, logprobs = f"The response is judged. Score: {a.judge_score:g}", None
+            if float(a.judge_score).is_integer():
+                text, logprobs = _judge_answer(int(a.judge_score), body)
+            else:
+                text, logprobs = f"The response is judged. Score: {a.judge_score:g}", None
         elif "additive 5-point scoring system" in first_user:
             role = "judge"
             prompt = _between(first_user, "User: ", "\n\n<response>")
@@ -139,7 +163,7 @@ class Planted:
                 score = 5 if ("[rank=1]" in response) == judge_faithful(seed, a.q_judge, prompt) else 1
             else:
                 score = unranked_score(seed, a.q_judge, prompt, response)
-            text, logprobs = f"The response is judged. Score: {score}", None
+            text, logprobs = _judge_answer(score, body)
         elif "[[rating]]" in system + first_user:
             role = "mt_bench"
             turn2 = "<|The Start of Assistant A's Conversation with User|>" in first_user

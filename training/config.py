@@ -72,6 +72,9 @@ class JudgeSection:
     temperature: float = 0.8
     top_p: float = 0.95
     max_tokens: int = 128
+    # sampled: a judgment's score is the number it wrote; expected: the expectation over the score token's
+    # distribution (its top logprobs; judges/pointwise.py), which breaks most ties between responses
+    score: str = "sampled"
     # the control of bench/self_improvement.py: every parsed score replaced by a seeded uniform draw from 0..5
     random_scores: bool = False
     # the upper-bound arm of the same bench: every parsed score replaced by the task world's reference score of
@@ -314,6 +317,10 @@ def _check(cfg: RunConfig, base_dir: Path) -> None:
             parse_spec(spec)
         except HarnessError as exc:
             raise HarnessError(f"{where}: {exc}") from None
+    from judges.pointwise import SCORE_MODES
+
+    if cfg.judge.score not in SCORE_MODES:
+        raise HarnessError(f"judge.score: must be one of {', '.join(SCORE_MODES)}, got {cfg.judge.score!r}")
     if cfg.judge.ensemble not in METHODS:
         raise HarnessError(f"judge.ensemble: must be one of {', '.join(METHODS)}, got {cfg.judge.ensemble!r}")
     if cfg.best_metric not in known:

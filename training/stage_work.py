@@ -43,11 +43,13 @@ class StageContext(Protocol):
 Rows = tuple[list[dict[str, Any]], dict[str, Any]]
 
 
-def _judge(loop: StageContext, model_dir: Path, n: int, seed: int, model: Model | None = None) -> PointwiseJudge:
+def _judge(
+    loop: StageContext, model_dir: Path, n: int, seed: int, model: Model | None = None, score_mode: str = "sampled"
+) -> PointwiseJudge:
     j = loop.cfg.judge
     return PointwiseJudge(
         model or loop.model(model_dir), loop.run, prompt=j.prompt, n=n, temperature=j.temperature, top_p=j.top_p,
-        max_tokens=j.max_tokens, seed=seed,
+        max_tokens=j.max_tokens, seed=seed, score_mode=score_mode,
     )  # fmt: skip
 
 
@@ -195,7 +197,9 @@ def candidates(loop: StageContext, current: Path, prompts: list[dict[str, Any]],
 
 def judge(loop: StageContext, current: Path, cands: list[dict[str, Any]], t: int) -> Rows:
     """N judgments per response; score = mean of the valid ones; parse failures excluded and counted."""
-    members = [_judge(loop, current, loop.cfg.judge.n, seed=loop.cfg.seed * 31 + t, model=m)
+    # judge.score applies here, to the scores that choose the pairs (EFT keeps the judgments' written scores)
+    mode = loop.cfg.judge.score
+    members = [_judge(loop, current, loop.cfg.judge.n, seed=loop.cfg.seed * 31 + t, model=m, score_mode=mode)
                for m in loop.judge_models(current)]  # fmt: skip
     j = members[0] if len(members) == 1 else EnsembleJudge(members, loop.cfg.judge.ensemble)
     items = [(c["prompt"], r) for c in cands for r in c["responses"]]
@@ -231,6 +235,8 @@ def judge(loop: StageContext, current: Path, cands: list[dict[str, Any]], t: int
         })  # fmt: skip
     return rows, {
         "judgments": n_judgments,
+        # judge.score expected: parsed judgments whose score token had no distribution (they keep their digit)
+        "sampled_fallback": sum(r.n_sampled_fallback for r in scored) if mode == "expected" else None,
         "parse_failures": failures,
         "parse_rate": 1 - failures / n_judgments if n_judgments else None,  # a rate over zero items is unknown
     }

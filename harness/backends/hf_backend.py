@@ -168,8 +168,10 @@ class HFModel:
                 if stop in text:
                     text, finish = text[: text.index(stop)], "stop"
             logprobs: list[dict[str, float]] | None = None
+            tokens: list[str] | None = None
             if params.logprobs is not None:
                 logprobs = []
+                tokens = [str(self.tokenizer.decode([t], skip_special_tokens=True)) for t in new]
                 for step in range(len(new)):
                     lp = torch.log_softmax(gen.logits[step][row].float(), dim=-1)
                     top = torch.topk(lp, max(params.logprobs, 1))
@@ -178,7 +180,7 @@ class HFModel:
                     }
                     entry.setdefault(str(self.tokenizer.decode([new[step]])), float(lp[new[step]]))
                     logprobs.append(entry)
-            comps.append(Completion(text, finish, int(prompt_tokens[row]), len(new), logprobs))
+            comps.append(Completion(text, finish, int(prompt_tokens[row]), len(new), logprobs, tokens))
         return comps
 
     def close(self) -> None:

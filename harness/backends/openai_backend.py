@@ -352,23 +352,26 @@ class OpenAIModel:
                 raise _Retryable("malformed", "a choice has no text")
             share = total_completion // req.params.n + (1 if k < total_completion % req.params.n else 0)
             comps.append(
-                Completion(text, getattr(ch, "finish_reason", None), prompt_tokens, share, self._logprobs(req, ch))
+                Completion(text, getattr(ch, "finish_reason", None), prompt_tokens, share, *self._logprobs(req, ch))
             )
         return comps
 
     @staticmethod
-    def _logprobs(req: Request, ch: Any) -> list[dict[str, float]] | None:
+    def _logprobs(req: Request, ch: Any) -> tuple[list[dict[str, float]] | None, list[str] | None]:
+        """(per-token top logprobs, the sampled tokens) of one choice; (None, None) without logprobs."""
         lp = getattr(ch, "logprobs", None)
         if req.params.logprobs is None or lp is None:
-            return None
+            return None, None
         if req.messages is not None:
-            steps = []
+            steps, tokens = [], []
             for tok in getattr(lp, "content", None) or []:
                 entry = {t.token: float(t.logprob) for t in (tok.top_logprobs or [])}
                 entry.setdefault(tok.token, float(tok.logprob))
                 steps.append(entry)
-            return steps
-        return [{k: float(v) for k, v in (d or {}).items()} for d in (getattr(lp, "top_logprobs", None) or [])]
+                tokens.append(str(tok.token))
+            return steps, tokens
+        top = [{k: float(v) for k, v in (d or {}).items()} for d in (getattr(lp, "top_logprobs", None) or [])]
+        return top, [str(t) for t in (getattr(lp, "tokens", None) or [])] or None
 
     def close(self) -> None:
         if self._pool is not None:

@@ -164,11 +164,16 @@ class VLLMModel:
     def _completions(res: Any) -> list[Completion]:
         comps = []
         for o in sorted(res.outputs, key=lambda o: o.index):
-            logprobs = None
+            logprobs, tokens = None, None
             if o.logprobs is not None:
                 logprobs = [{lp.decoded_token: float(lp.logprob) for lp in step.values()} for step in o.logprobs]
+                # each step's dict holds the sampled token (by id) beside the top-k
+                tokens = [
+                    str(step[t].decoded_token) if t in step else ""
+                    for t, step in zip(o.token_ids, o.logprobs, strict=True)
+                ]
             comps.append(
-                Completion(o.text, o.finish_reason, len(res.prompt_token_ids or []), len(o.token_ids), logprobs)
+                Completion(o.text, o.finish_reason, len(res.prompt_token_ids or []), len(o.token_ids), logprobs, tokens)
             )
         return comps
 

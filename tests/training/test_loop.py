@@ -301,6 +301,7 @@ def test_sigkill_at_10_points_and_rerun(finished_run: tuple[Path, Path, str], tm
         ({"judge": {"specs": ["openai:a@http://127.0.0.1:9/v1"]}}, "judge.specs: an ensemble needs 2 or more"),
         ({"judge": {"specs": ["openai:a", "bogus:b"]}}, "judge.specs[1]: "),
         ({"judge": {"specs": None}}, "judge.specs: expected a list, got None"),
+        ({"judge": {"score": "mean"}}, "judge.score: must be one of sampled, expected, got 'mean'"),
         ({"judge": {"specs": ["openai:a", "openai:b"], "ensemble": "median"}}, "judge.ensemble: must be one of"),
         ({"judge": {"spec": "openai:a", "specs": ["openai:a", "openai:b"]}}, "judge: give spec (one judge) or specs"),
         (

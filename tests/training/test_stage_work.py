@@ -52,11 +52,19 @@ def _scores(tmp_path: Path, **switch: Any) -> list[list[list[float | None]]]:
     finally:
         server.stop()
     assert counts["parse_failures"] == 0, [r["judgments"] for r in rows]
+    assert counts["sampled_fallback"] == (0 if switch.get("score") == "expected" else None)
     return [r["scores"] for r in rows]
 
 
 def test_the_judge_s_own_scores_without_a_switch(tmp_path: Path) -> None:
     assert _scores(tmp_path) == [[[5.0, 5.0]] * 4, [[5.0, 5.0]] * 2]
+
+
+def test_expected_scores_are_the_expectation_of_the_planted_distribution(tmp_path: Path) -> None:
+    # the planted judge writes 5 and gives its score token 0.6 on " 5", 0.3 on " 4", 0.1 on " points"
+    want = (5 * 0.6 + 4 * 0.3) / 0.9
+    got = [s for row in _scores(tmp_path, score="expected") for resp in row for s in resp]
+    assert len(got) == 12 and all(abs(s - want) < 1e-9 for s in got), got
 
 
 def test_reference_scores_are_the_answer_key_and_unscored_off_the_task_world(tmp_path: Path) -> None:
