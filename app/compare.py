@@ -35,10 +35,10 @@ def compare(
     from app.console import console, summary_line
     from app.eval import results_table
     from app.generate import parse_prompt_rows
-    from benchmarks import taskworld
-    from benchmarks.evaluate import EvalReport, record_result
-    from benchmarks.head_to_head import head_to_head
-    from benchmarks.registry import BenchmarkResult
+    from benchmarks.core import world as taskworld
+    from benchmarks.core.evaluate import EvalReport, record_result
+    from benchmarks.core.registry import BenchmarkResult
+    from benchmarks.head_to_head.benchmark import head_to_head
     from harness.backends import load_model
     from harness.files import check_writable, read_jsonl
     from harness.runner import Run, end_run

@@ -87,8 +87,8 @@ def run_eval(
     Everything is checked before a model loads or a file is written: specs, benchmark names, options (typed,
     unknown keys refused), data paths, each benchmark's data (its ``validate``) and the output directory.
     """
-    from benchmarks import registry
-    from benchmarks.evaluate import evaluate
+    from benchmarks.core import registry
+    from benchmarks.core.evaluate import evaluate
 
     judges = [judge_spec] if isinstance(judge_spec, str) else list(judge_spec or [])
     if len(set(judges)) != len(judges):

@@ -26,14 +26,14 @@ from harness.types import HarnessError
 
 
 def _family(benchmark: str) -> str:
-    # families and column order are declared by the benchmarks (benchmarks.registry): no second list here
-    from benchmarks.registry import family
+    # families and column order are declared by the benchmarks (benchmarks.core.registry): no second list here
+    from benchmarks.core.registry import family
 
     return family(benchmark)
 
 
 def _preferred(columns: set[str]) -> list[str]:
-    from benchmarks.registry import headline_metrics
+    from benchmarks.core.registry import headline_metrics
 
     return headline_metrics(present=sorted(columns))
 
@@ -65,7 +65,7 @@ def build_tables(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 def _terminal_columns(family: str, columns: list[str]) -> list[str]:
     """The declared 80-column metrics of a family present in the table; the first also with its .delta_prev."""
-    from benchmarks.registry import headline_metrics
+    from benchmarks.core.registry import headline_metrics
 
     cols = [c for c in headline_metrics(terminal=True) if c in columns and _family(c.split(".")[0]) == family]
     if cols and f"{cols[0]}.delta_prev" in columns:

@@ -10,7 +10,7 @@ import html
 import json
 from typing import Any
 
-from benchmarks.paired import excludes_zero
+from benchmarks.core.paired import excludes_zero
 
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}

@@ -110,7 +110,7 @@ def _num(x: Any) -> float | None:
 
 def _panels(summary: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:
     """(judge headline metrics, actor headline metrics, alarm metrics) present with a value in this run."""
-    from benchmarks.registry import family, headline_metrics
+    from benchmarks.core.registry import family, headline_metrics
 
     its = summary["iterations"]
     present = {k for r in its for k, v in r.items() if _num(v) is not None}
@@ -143,7 +143,7 @@ def _small_multiples(summary: dict[str, Any], metrics: list[str], gates: dict[in
     """One small figure per metric, in a grid that wraps with the page's width (each panel its own scale)."""
     import plotly.graph_objects as go
 
-    from benchmarks.registry import higher_is_better
+    from benchmarks.core.registry import higher_is_better
 
     its = summary["iterations"]
     panels = []

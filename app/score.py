@@ -32,7 +32,7 @@ def record_scores(
     store_path: str | None, command: str, config: dict[str, Any], benchmark: str, per_model: dict[str, list[Any]]
 ) -> str:
     """Record scored reference files as one finished run (rows per model) for `harness leaderboard`."""
-    from benchmarks.evaluate import record_rows
+    from benchmarks.core.evaluate import record_rows
     from harness.store import Store
 
     store = Store(store_path)
@@ -63,7 +63,7 @@ def score_mt_bench_cmd(
     from rich.console import Console
     from rich.table import Table
 
-    from benchmarks.mt_bench import score_mt_bench
+    from benchmarks.mt_bench.scorer import score_mt_bench
 
     result = score_mt_bench(judgments_path, questions_path)
     for model, m in result["models"].items():
@@ -71,7 +71,7 @@ def score_mt_bench_cmd(
             click.echo(f"warning: {judgments_path}: {m['n_out_of_scale']} rating(s) of {model} outside 1-10, "
                        "kept in the means as FastChat does", err=True)  # fmt: skip
     if record:
-        from benchmarks.mt_bench import metric_rows
+        from benchmarks.mt_bench.scorer import metric_rows
 
         per_model = {model: metric_rows(m) for model, m in result["models"].items()}
         config = {"judgments": judgments_path, "questions": questions_path}
@@ -94,7 +94,7 @@ def _arena_hard_version(judgment_dirs: tuple[str, ...]) -> str:
     """v2.0 when the first judgment row is keyed by ``uid``, else v0.1."""
     from pathlib import Path
 
-    from benchmarks.arena_hard_v2 import is_v2_row
+    from benchmarks.arena_hard.v2 import is_v2_row
     from harness.files import read_jsonl
 
     files = sorted(Path(judgment_dirs[0]).glob("*.jsonl")) if Path(judgment_dirs[0]).is_dir() else []
@@ -124,7 +124,7 @@ def _style_control(
     from rich.console import Console
     from rich.table import Table
 
-    from benchmarks.arena_hard_style import score_style_control
+    from benchmarks.arena_hard.style import score_style_control
     from harness.types import HarnessError
 
     if answers_dir is None:
@@ -202,7 +202,7 @@ def score_arena_hard_cmd(
         version = _arena_hard_version(judgment_dirs)
     settings, settings_from = None, "show_result's default"
     if version == "v0.1" and len(judgment_dirs) == 1:
-        from benchmarks.arena_hard import EXPORT_SETTINGS, export_settings
+        from benchmarks.arena_hard.scorer import EXPORT_SETTINGS, export_settings
 
         settings = export_settings(judgment_dirs[0])
         if settings is not None:
@@ -217,7 +217,7 @@ def score_arena_hard_cmd(
         _style_control(answers_dir, judgment_dirs, version, category, baseline, controls, seed, as_json, record)
         return
     if version == "v2.0":
-        from benchmarks.arena_hard_v2 import score_arena_hard_v2
+        from benchmarks.arena_hard.v2 import score_arena_hard_v2
 
         result = score_arena_hard_v2(judgment_dirs, category=category, seed=seed)
         if record:  # as benchmark arena_hard_v2 (its own declaration: v2.0 scores are not v0.1's)
@@ -235,7 +235,7 @@ def score_arena_hard_cmd(
         else:
             _print_v2(result)
         return
-    from benchmarks.arena_hard import score_arena_hard
+    from benchmarks.arena_hard.scorer import score_arena_hard
 
     if len(judgment_dirs) != 1:
         raise HarnessError("--judgments: v0.1 scores one judge directory")
@@ -283,7 +283,7 @@ def score_alpaca_eval_cmd(
 ) -> None:  # fmt: skip
     """AlpacaEval 2 win rate, SE, counts, discrete win rate, avg length, and the LC win rate when its inputs are given."""
 
-    from benchmarks.alpaca_eval import metric_values, score_alpaca_eval
+    from benchmarks.alpaca_eval.scorer import metric_values, score_alpaca_eval
 
     result = score_alpaca_eval(annotations_path, outputs_path, gamed=gamed, difficulty=difficulty, lc_from_hub=lc_hub)
     if record:

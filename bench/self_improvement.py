@@ -31,7 +31,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.paired import STATISTICS  # noqa: E402
+from benchmarks.core.registry import get  # noqa: E402
 from harness.stats import paired_bootstrap  # noqa: E402
 
 METRICS = [("actor", "taskworld", "accuracy"), ("judge", "judge", "pairwise_accuracy_ties_excluded")]
@@ -80,9 +80,11 @@ def main() -> int:
     last = lasts.pop()
     print("runs: " + ", ".join(f"{name} {t:.0f} s" for name, t in took.items()) + f"; M1 -> M{last}; {out}")
     for role, bench, metric in METRICS:
-        prepare, stats = STATISTICS[bench]()
-        stat = stats[metric]
         first = units(dirs["real judge"] / "run", 1)[bench]
+        pairing = get(bench).paired
+        assert pairing is not None, bench
+        prepare, stats = pairing(list(first.values()))
+        stat = stats[metric]
         got = {name: units(d / "run", last)[bench] for name, d in dirs.items()}
         items = sorted(set(first).intersection(*got.values()))
         u0 = [prepare(first[i]) for i in items]

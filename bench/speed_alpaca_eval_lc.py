@@ -9,7 +9,7 @@ implementations read the same df_gamed.csv file:
 
 - reference: ``alpaca_eval.metrics.glm_winrate.get_length_controlled_winrate`` (the alpaca-eval package, a
   dev dependency), its one hub read (``hf_hub_download`` of df_gamed.csv) pointed at the local file;
-- ours: ``benchmarks.alpaca_eval.length_controlled_win_rate`` with ``alpaca_eval_lc.load_gamed`` of that file.
+- ours: ``benchmarks.alpaca_eval.scorer.length_controlled_win_rate`` with ``alpaca_eval_lc.load_gamed`` of that file.
 
 Printed: the median time of ``--repeats`` calls of each, the speed ratio, and the LC win rate / standard
 error of both with their largest difference. Exit status 1 if they differ by more than 1e-6.
@@ -31,7 +31,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import alpaca_eval, alpaca_eval_lc
+from benchmarks.alpaca_eval import lc as alpaca_eval_lc
+from benchmarks.alpaca_eval import scorer as alpaca_eval
 
 LIMIT = 1e-6
 BASELINE = "gpt4_1106_preview"

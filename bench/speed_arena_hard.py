@@ -2,7 +2,7 @@
 
     python bench/speed_arena_hard.py [--models 55] [--questions 500] [--rounds 100] [--ref-rounds 10] [--seed 42]
 
-Synthetic judgments (seeded, ``tests/benchmarks/arena_hard_reference.write_synthetic_judgments``): ``--models``
+Synthetic judgments (seeded, ``tests/benchmarks/arena_hard/reference.write_synthetic_judgments``): ``--models``
 models x ``--questions`` questions, two games each against the baseline. Both methods start from the same
 battle list and draw the same resampled index sets (show_result's stream: ``np.random.seed(seed)`` then
 ``DataFrame.sample(frac=1.0, replace=True)`` per round; ours reproduces it with a private RandomState).
@@ -11,7 +11,7 @@ battle list and draw the same resampled index sets (show_result's stream: ``np.r
   matrix for the full data and one per bootstrap round. It runs ``--ref-rounds`` rounds (all of them with
   ``--ref-rounds`` = ``--rounds``); its time for ``--rounds`` rounds is extrapolated linearly from the
   per-round time, and printed as such.
-- ours: ``benchmarks.arena_hard_stats.bootstrap_elo``, the full fit and all ``--rounds`` rounds.
+- ours: ``benchmarks.arena_hard.stats.bootstrap_elo``, the full fit and all ``--rounds`` rounds.
 
 Printed: both times, the speed ratio (target >= 50x) and the largest score difference (win rate against the
 baseline, 0-100) over the full fit and every reference round (must be <= 0.05); with all rounds run, also the
@@ -30,8 +30,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import arena_hard, arena_hard_stats
-from tests.benchmarks import arena_hard_reference as ref
+from benchmarks.arena_hard import scorer as arena_hard
+from benchmarks.arena_hard import stats as arena_hard_stats
+from tests.benchmarks.arena_hard import reference as ref
 
 LIMIT = 0.05
 

@@ -13,7 +13,7 @@ control something to find, on the relative answer length):
 Timed, each as a separate ``python -m app score arena_hard ... --json`` process (imports included):
 the v0.1 scorer (the reference time), the v2.0 scorer, and ``--style-control`` on v0.1 and on v2.0
 (hard_prompt). Target: each v2.0 / style-control command under 5 s. Also printed: upstream's style fit
-(torch LBFGS, 50 steps per round, restated in ``tests/benchmarks/arena_hard_style_reference.py``) on the
+(torch LBFGS, 50 steps per round, restated in ``tests/benchmarks/arena_hard/style_reference.py``) on the
 v2.0 hard_prompt rows: ``--upstream-rounds`` rounds measured and its 100-round time extrapolated, printed as such.
 """
 
@@ -128,9 +128,9 @@ def main() -> int:
         for name, argv in runs.items():
             times[name], docs[name] = timed(argv)
         # upstream's style fit on the same v2.0 hard_prompt rows, a few rounds, extrapolated
-        from benchmarks import arena_hard_style as st
-        from benchmarks import arena_hard_v2
-        from tests.benchmarks.arena_hard_style_reference import style_fit
+        from benchmarks.arena_hard import style as st
+        from benchmarks.arena_hard import v2 as arena_hard_v2
+        from tests.benchmarks.arena_hard.style_reference import style_fit
 
         rows = [(r.model, r.uid, arena_hard_v2.battle_values(r.labels))
                 for r in arena_hard_v2.load_judgments([root / "v2.0" / "model_judgment" / "judge"])

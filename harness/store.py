@@ -435,7 +435,7 @@ class Store:
         self, run_id: str, iteration: int | None, model: str, benchmark: str, rows: list[dict[str, Any]]
     ) -> None:
         """Upsert metric rows (keyed by run, iteration, model, benchmark, metric). Write them through
-        ``benchmarks.evaluate.record_rows``, which checks that each metric is declared.
+        ``benchmarks.core.evaluate.record_rows``, which checks that each metric is declared.
 
         Args:
             run_id, iteration, model, benchmark: what the rows are of.
@@ -479,7 +479,7 @@ class Store:
     def put_samples(
         self, run_id: str, iteration: int | None, model: str, benchmark: str, samples: list[dict[str, Any]]
     ) -> None:
-        """Upsert per-item samples (keyed by their index); written through ``benchmarks.evaluate.record_result``.
+        """Upsert per-item samples (keyed by their index); written through ``benchmarks.core.evaluate.record_result``.
 
         Args:
             run_id, iteration, model, benchmark: what the samples are of.

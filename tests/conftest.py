@@ -100,7 +100,7 @@ def tiny_judge(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     """The tiny model after a short SFT on task-world judgments in the compact additive prompt (the demo's): it
     writes "Score: N" lines. Its rows are a third as long as the full prompt's, so 4 epochs cost less than 3 did
     (and parse 44% of judgments, against 27%)."""
-    from benchmarks import taskworld
+    from benchmarks.core import world as taskworld
     from judges.prompts import load_prompt
     from training.trainers import TrainSettings, sft
 

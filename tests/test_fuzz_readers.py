@@ -27,6 +27,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from app.cli import printable
 from harness.types import HarnessError
 from tests.servers import LatencyServer
 
@@ -118,12 +119,15 @@ def _refused(code: int, err: str, where: str) -> None:
 
 
 def _function(fn: Callable[[], Any], where: str) -> Any:
-    """``fn()``'s value, or None after a one-line HarnessError naming ``where``; any other exception fails."""
+    """``fn()``'s value, or None after a HarnessError whose printed line names ``where``; any other exception
+    fails (the command line turns a HarnessError, and only that, into its one line and exit 2)."""
     start = time.monotonic()
     try:
         value = fn()
     except HarnessError as exc:
-        assert where in str(exc) and "\n" not in str(exc), (where, str(exc))
+        # what the command line prints of it (app.cli.printable: a newline from the input becomes a space)
+        shown = printable(str(exc))
+        assert where in shown and "\n" not in shown and "\x1b" not in shown, (where, shown)
         value = None
     assert time.monotonic() - start < BOUND_S
     return value
@@ -342,7 +346,7 @@ RANKED = st.fixed_dictionaries({
 @FUZZ
 @given(case=_lines(RANKED), garbage=GARBAGE)
 def test_ranked_jsonl(case: tuple[list[str], bool], garbage: bytes | None) -> None:
-    from benchmarks.ranked_data import load_ranked_jsonl
+    from benchmarks.judge.data import load_ranked_jsonl
 
     lines, _ = case
     with tempfile.TemporaryDirectory() as tmp:
@@ -433,7 +437,7 @@ def test_model_spec(spec: str) -> None:
 )  # fmt: skip
 def test_option_flags(benchmarks: list[str], options: list[str]) -> None:
     from app.options import kv_pairs
-    from benchmarks import registry
+    from benchmarks.core import registry
 
     def check() -> None:
         opts = kv_pairs(tuple(options), "--option")

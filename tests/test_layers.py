@@ -1,5 +1,10 @@
 """The package layers: harness (core) < judges < benchmarks < training < app (the CLI) < bench. No module imports
-a higher layer, not even lazily inside a function, and there are no import cycles between modules."""
+a higher layer, not even lazily inside a function, and there are no import cycles between modules.
+
+Inside ``benchmarks/``, one sub-package per family (``alpaca_eval``, ``arena_hard``, ``mt_bench``, ``judge``,
+``taskworld``, ``nlp``, ``head_to_head``) and ``core`` (registry, evaluate, paired, hub, the task world): a family
+imports ``core`` and itself only, never another family, and ``core`` imports no family (the registry finds them
+by module name); no module's name repeats its family's name."""
 
 import ast
 from pathlib import Path
@@ -61,3 +66,33 @@ def test_no_import_cycles() -> None:
         if m not in seen:
             visit(m, [m])
     assert not cycles, cycles
+
+
+def _benchmark_family(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 2 and parts[0] == "benchmarks" else None
+
+
+def test_benchmark_families_do_not_import_each_other() -> None:
+    bad = []
+    for name, path in _modules().items():
+        mine = _benchmark_family(name)
+        if mine is None:
+            continue
+        for imp in _imports(path):
+            theirs = _benchmark_family(imp)
+            if theirs is not None and theirs != mine and theirs != "core":
+                bad.append(f"{name} imports {imp}")
+    assert not bad, bad
+
+
+def test_every_benchmark_module_lives_in_its_family_and_does_not_repeat_its_name() -> None:
+    root = ROOT / "benchmarks"
+    loose = [p.name for p in root.glob("*.py") if p.name != "__init__.py"]
+    assert not loose, f"modules outside a family: {loose}"
+    families = [d for d in root.iterdir() if d.is_dir() and (d / "__init__.py").is_file()]
+    assert {d.name for d in families} >= {"core", "alpaca_eval", "arena_hard", "mt_bench", "judge", "taskworld", "nlp"}
+    repeats = [f"{d.name}/{p.name}" for d in families for p in d.rglob("*.py") if p.stem.startswith(d.name)]
+    assert not repeats, repeats
+    fronts = [d.name for d in families if d.name != "core" and not (d / "benchmark.py").is_file()]
+    assert not fronts, f"families without a benchmark.py front door: {fronts}"

@@ -274,7 +274,7 @@ def _check(cfg: RunConfig, base_dir: Path) -> None:
             if not path.is_file():
                 raise HarnessError(f"{key}: seed data {value} not found")
             setattr(cfg, key, str(path))
-    from benchmarks.registry import check_options, get, higher_is_better, known_metrics, names
+    from benchmarks.core.registry import check_options, get, higher_is_better, known_metrics, names
     from training.gates import validate_rules
 
     for name in cfg.eval.benchmarks:
@@ -295,7 +295,7 @@ def _check(cfg: RunConfig, base_dir: Path) -> None:
                 raise HarnessError(f"eval.options.{key}: {value} is not a directory")
             cfg.eval.options[key] = str(path)
     known = known_metrics(cfg.eval.benchmarks)
-    # the loop's own alarms (benchmarks/judge_alarms.py) are gateable too: checked before each DPO step
+    # the loop's own alarms (benchmarks/judge/alarms.py) are gateable too: checked before each DPO step
     validate_rules(cfg.gates, [*known, *known_metrics([ALARMS])])
     from harness.spec import parse_spec
     from judges.ensemble import METHODS

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks import taskworld
+from benchmarks.core import world as taskworld
 from harness.files import read_jsonl
 from harness.types import HarnessError
 from training.config import BUILTIN
@@ -45,7 +45,7 @@ def ranked_rows(source: str, seed: int, n: int) -> list[dict[str, Any]]:
     """Ranked rows ``{id, prompt, responses, ranks}`` (rank 0 = best) for EFT."""
     if source == BUILTIN:
         return taskworld.ranked_rows(n, seed=seed)
-    from benchmarks.ranked_data import load_ranked
+    from benchmarks.judge.data import load_ranked
 
     return [
         {"id": p.prompt_id, "prompt": p.prompt, "responses": p.responses, "ranks": p.ranks} for p in load_ranked(source)

@@ -12,7 +12,7 @@ Rule grammar (string form), metrics named ``benchmark.metric`` as in the flat re
     rhs    := NUMBER | "prev" | "prev" ("+" | "-" | "*") NUMBER
 
 Every metric ``M`` also gives ``M.ci_low`` and ``M.ci_high`` (its 95% CI bounds), and the paired differences of
-``benchmarks.paired`` give ``M.delta_prev`` (this iteration minus the previous one, on the same held-out items) and
+``benchmarks.core.paired`` give ``M.delta_prev`` (this iteration minus the previous one, on the same held-out items) and
 ``M.delta_first`` (minus M1), each with ``.ci_low`` / ``.ci_high``. So:
 
 - ``judge.pairwise_accuracy_ties_excluded.ci_low >= 0.5``: the judge is significantly better than chance;
@@ -156,8 +156,8 @@ def expand_known(known_metrics: Iterable[str]) -> set[str]:
 
 def is_delta(metric: str) -> bool:
     """A metric that compares an iteration with an earlier one (none exists on M1): a paired difference, or a
-    judge alarm declared as such (``benchmarks.judge_alarms.VS_PREVIOUS``)."""
-    from benchmarks.judge_alarms import VS_PREVIOUS
+    judge alarm declared as such (``benchmarks.judge.alarms.VS_PREVIOUS``)."""
+    from benchmarks.judge.alarms import VS_PREVIOUS
 
     parts = metric.split(".")
     return any(d in parts for d in DELTAS) or (
@@ -267,14 +267,14 @@ def best_iteration(
         history: per iteration, metric name -> value.
         key_metric: ``<benchmark>.<metric>``.
         higher_is_better: the direction; None (the default) takes the metric's declared direction
-            (``benchmarks.registry``), so a lower-is-better metric picks its minimum.
+            (``benchmarks.core.registry``), so a lower-is-better metric picks its minimum.
     Returns:
         The index into ``history``. Iterations without the metric, or with a NaN value, are not candidates.
     Raises:
         HarnessError: no iteration has the metric, or it declares no direction.
     """
     if higher_is_better is None:
-        from benchmarks.registry import higher_is_better as declared_direction
+        from benchmarks.core.registry import higher_is_better as declared_direction
 
         higher_is_better = declared_direction(key_metric)
         if higher_is_better is None:

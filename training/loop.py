@@ -14,8 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks.evaluate import canonical_row, evaluate, record_rows
-from benchmarks.registry import EvalContext
+from benchmarks.core.evaluate import canonical_row, evaluate, record_rows
+from benchmarks.core.registry import EvalContext
 from harness.backends import load_model, weights_hash
 from harness.files import atomic_write_json, read_json
 from harness.runner import Run, end_run
@@ -38,7 +38,7 @@ class Loop:
         log: Callable[[str], None] = print,
         progress: Callable[[str, int], Any] | None = None,
     ) -> None:
-        from benchmarks.registry import no_progress
+        from benchmarks.core.registry import no_progress
 
         self.cfg = cfg
         self.progress = progress or no_progress
@@ -306,7 +306,7 @@ class Loop:
         units = read_json(units_path)
         rows += self._deltas(iteration, units)
         if iteration > 1 and "judge" in units:  # the judge's ordering of the same held-out responses, vs M_{t-1}
-            from benchmarks.judge_alarms import rank_consistency
+            from benchmarks.judge.alarms import rank_consistency
 
             before = read_json(self.root / f"iter_{iteration - 2}" / "eval_units.json").get("judge", {})
             rows.append({"benchmark": ALARMS, **rank_consistency(before, units["judge"])})
@@ -331,7 +331,7 @@ class Loop:
     ) -> dict[str, Any] | None:
         """Record iteration t's judge alarms (rows of M_t, the judge) and check the alarm rules on them; the failed
         decision when one fails (the loop then stops before DPO), else None."""
-        from benchmarks.judge_alarms import alarms
+        from benchmarks.judge.alarms import alarms
 
         rows = alarms(judged, actor_pairs)
         record_rows(self.store, self.run.run_id, t, str(current), ALARMS, rows)
@@ -354,8 +354,8 @@ class Loop:
         """judge_alarms.dpo_reward_agreement of M_t (t >= 2): on the judge benchmark's held-out prompts, the pair
         (highest, lowest scored response) of M_{t-1}'s judge — the judge whose pairs trained M_t — and whether
         DPO's implicit reward, log p_t(y|x) - log p_{t-1}(y|x), ranks that pair the same way."""
-        from benchmarks.judge_alarms import reward_agreement
-        from benchmarks.judge_bench import load_prompts
+        from benchmarks.judge.alarms import reward_agreement
+        from benchmarks.judge.benchmark import load_prompts
 
         prompts = {p.prompt_id: p for p in load_prompts(ctx)}
         pairs = []
@@ -386,7 +386,7 @@ class Loop:
 
     def _deltas(self, iteration: int, units: dict[str, Any]) -> list[dict[str, Any]]:
         """Paired differences of this evaluation against the previous iteration's and M1's, same items."""
-        from benchmarks.paired import paired_deltas
+        from benchmarks.core.paired import paired_deltas
 
         rows: list[dict[str, Any]] = []
         if iteration == 1:

@@ -2,7 +2,7 @@
 
 1. Headline metrics per iteration, each with its 95% CI (metrics as rows, iterations as columns).
 2. "Did it get better?": the paired differences between consecutive iterations and against M1, on the same
-   held-out items, with their paired-bootstrap 95% CIs (``benchmarks.paired``), whatever their sign.
+   held-out items, with their paired-bootstrap 95% CIs (``benchmarks.core.paired``), whatever their sign.
    A difference whose CI excludes 0 is marked ``better`` or ``worse`` by the metric's direction.
 """
 
@@ -14,13 +14,13 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.paired import verdict
+from benchmarks.core.paired import verdict
 
 
 def _headline(present: set[str]) -> list[str]:
-    # declared by the benchmarks (benchmarks.registry): no second list of metric facts here; `present` adds the
+    # declared by the benchmarks (benchmarks.core.registry): no second list of metric facts here; `present` adds the
     # headline metrics of parametrised benchmarks (lm_eval:TASK.acc)
-    from benchmarks.registry import headline_metrics
+    from benchmarks.core.registry import headline_metrics
 
     return headline_metrics(present=sorted(present))
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from benchmarks import taskworld
+from benchmarks.core import world as taskworld
 from harness.runner import Run, generate
 from harness.types import HarnessError, Model, Request
 from judges.ensemble import EnsembleJudge

@@ -8,7 +8,7 @@ is deterministic for a seed and needs no network. head_dim is 32 because vLLM's 
 
 ``pretrained_base`` is ``builtin:tiny``, the demo's M0: the papers start from a pretrained Llama, so the
 faithful analogue is a short causal-LM pretraining of a few-million-parameter model on plain task-world text
-(``benchmarks.taskworld.pretraining_corpus``: facts and some questions, never a chat or a judgment), then a
+(``benchmarks.core.world.pretraining_corpus``: facts and some questions, never a chat or a judgment), then a
 mid-training phase on corrected exercises (``review_corpus``: an attempt and a review that checks it), as real
 pretraining mixes end on the text they most want learned. It is
 built once per content hash of (seed, architecture, corpus, steps) into the cache directory
@@ -74,19 +74,19 @@ class PretrainSettings:
     learning_rate: float = 7e-4  # a GPU sweep at 256 tokens: mean first-answer accuracy 0.11 at 3e-3, 0.44-0.65 at 7e-4
     warmup: int = 50
     corpus_docs: int = 30_000
-    # a second, mid-training phase on corrected exercises (benchmarks.taskworld.review_corpus): with the first
+    # a second, mid-training phase on corrected exercises (benchmarks.core.world.review_corpus): with the first
     # phase alone the judge copied the numbers of a check but its verdicts were at chance (issue 11's note)
     review_steps: int = 1500
     review_learning_rate: float = 5e-4
     review_warmup: int = 30
     review_docs: int = 20_000
-    corpus_version: int = 8  # bump when benchmarks.taskworld.pretraining_corpus or review_corpus changes
+    corpus_version: int = 8  # bump when benchmarks.core.world.pretraining_corpus or review_corpus changes
 
 
 def _training_text() -> list[str]:
     from pydoc_data.topics import topics
 
-    from benchmarks import taskworld
+    from benchmarks.core import world as taskworld
     from judges.prompts import PROMPT_DIR
 
     # the judge prompts and the task world weigh as much as the Python docs: their words become single tokens
@@ -274,7 +274,7 @@ def pretrain(
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from benchmarks import taskworld
+    from benchmarks.core import world as taskworld
 
     torch.manual_seed(seed)
     tok = AutoTokenizer.from_pretrained(str(model_dir))

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.benchmarks.test_alpaca_eval import BASELINE, _outputs_path
+from tests.benchmarks.alpaca_eval.test_scorer import BASELINE, _outputs_path
 from tests.servers import PlantedServer
 
 REPS = int(os.environ.get("HARNESS_CALIBRATION_REPS", "200"))
@@ -58,7 +58,7 @@ KNOWN_GAPS = {
 def _hits(shared: Path, tmp: Path, reps: range, only: tuple[str, ...]) -> dict[tuple[str, str], int]:
     """How many of the repetitions ``reps`` (their seeds) have a 95% CI that holds each planted value."""
     from app.eval import run_eval
-    from benchmarks.arena_hard import score_arena_hard
+    from benchmarks.arena_hard.scorer import score_arena_hard
 
     tmp.mkdir(parents=True, exist_ok=True)
     reference = json.loads(_outputs_path(shared, BASELINE).read_text())[:N]
@@ -148,7 +148,7 @@ def test_judge_interval_coverage_exactly_over_the_binomial() -> None:
     import numpy as np
     from scipy.stats import binom
 
-    from benchmarks.judge_metrics import JudgedPrompt, judge_quality_report
+    from benchmarks.judge.metrics import JudgedPrompt, judge_quality_report
 
     rng = np.random.default_rng(0)
     coverage = 0.0

@@ -18,7 +18,7 @@ import krippendorff
 import numpy as np
 import pytest
 
-from benchmarks.ranked_data import load_ranked
+from benchmarks.judge.data import load_ranked
 from tests.planted_server import unranked_score
 from tests.servers import PlantedServer
 

@@ -115,7 +115,7 @@ def test_creative_writing_without_the_gemini_answers_is_one_line_before_any_call
     ],
 )  # fmt: skip
 def test_a_bad_v2_judge_config_is_one_line_naming_the_field(tmp_path: Path, text: str, expected: str) -> None:
-    from benchmarks.arena_hard_v2_run import judge_setup
+    from benchmarks.arena_hard.benchmark_v2 import judge_setup
     from harness.types import HarnessError
 
     path = tmp_path / "arena-hard-v2.0.yaml"

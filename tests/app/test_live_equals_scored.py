@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.benchmarks.test_alpaca_eval import BASELINE, _gamed_frame, _outputs_path
+from tests.benchmarks.alpaca_eval.test_scorer import BASELINE, _gamed_frame, _outputs_path
 from tests.planted_server import model_wins
 from tests.servers import PlantedServer
 

@@ -64,7 +64,7 @@ def test_a_directory_in_the_way_of_an_output_is_one_line(tmp_path: Path) -> None
 )
 def test_every_yaml_reader_is_strict(tmp_path: Path, text: str, needle: str) -> None:
     """The run config and arena-hard-auto's judge config share one strict reader (PyYAML's last-wins is gone)."""
-    from benchmarks.arena_hard import load_judge_config
+    from benchmarks.arena_hard.scorer import load_judge_config
     from training.config import load_config
 
     path = tmp_path / "cfg.yaml"

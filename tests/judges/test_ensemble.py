@@ -1,5 +1,5 @@
 """Hand-worked tests of the judge ensemble (judges/ensemble.py), its agreement (Krippendorff's alpha) and the
-judge's cost per 1000 judgments (benchmarks/judge_bench.py); an unscored member is absent, never a vote or a 0."""
+judge's cost per 1000 judgments (benchmarks/judge/benchmark.py); an unscored member is absent, never a vote or a 0."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import krippendorff
 import numpy as np
 import pytest
 
-from benchmarks.judge_bench import agreement_between, judge_metric_rows
-from benchmarks.ranked_data import RankedPrompt
+from benchmarks.judge.benchmark import agreement_between, judge_metric_rows
+from benchmarks.judge.data import RankedPrompt
 from harness.types import HarnessError
 from judges.ensemble import EnsembleScore, combine, ensemble_scores, majority_verdict
 from judges.pointwise import PointwiseScore

@@ -419,7 +419,7 @@ def test_one_iteration_on_the_vllm_engine(tmp_path: Path) -> None:
 
 def test_eval_and_iterate_write_the_same_rows(finished_run: tuple[Path, Path, str], tmp_path: Path) -> None:
     """`harness eval` on the run's M1 with the run's eval settings writes exactly the rows the loop wrote for M1:
-    both go through benchmarks.evaluate, so the live paths cannot drift apart."""
+    both go through benchmarks.core.evaluate, so the live paths cannot drift apart."""
     root, ref_store, run_id = finished_run
     cfg = short_config(root / "run")
     ev, opts = cfg["eval"], cfg["eval"]["options"]
@@ -441,8 +441,8 @@ def test_eval_and_iterate_write_the_same_rows(finished_run: tuple[Path, Path, st
     loop_rows = rows(ref_store, f"AND run_id = '{run_id}' AND iteration = 1")
     assert len(loop_rows) > 20 and rows(store, "") == loop_rows
     doc = json.loads((out / "results.json").read_text())
-    from benchmarks.evaluate import SCHEMA_VERSION
-    from benchmarks.registry import get
+    from benchmarks.core.evaluate import SCHEMA_VERSION
+    from benchmarks.core.registry import get
 
     assert doc["schema_version"] == SCHEMA_VERSION
     assert {b: d["version"] for b, d in doc["benchmarks"].items()} == {b: get(b).version for b in ev["benchmarks"]}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from benchmarks.registry import no_progress
+from benchmarks.core.registry import no_progress
 from harness.backends import load_model
 from harness.runner import Run
 from harness.store import Store

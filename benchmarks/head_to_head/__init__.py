@@ -1,0 +1,1 @@
+"""head_to_head."""
