@@ -32,13 +32,12 @@ def compare(
     """Head-to-head: wins / ties / losses of model A against model B, judged in both orders."""
     from pathlib import Path
 
-    from app.console import console, summary_line
+    from app.console import console, progress_bar, summary_line
     from app.eval import results_table
     from app.generate import parse_prompt_rows
-    from benchmarks.core import world as taskworld
-    from benchmarks.core.evaluate import EvalReport, record_result
-    from benchmarks.core.registry import BenchmarkResult
-    from benchmarks.head_to_head.benchmark import head_to_head
+    from benchmarks.core import registry
+    from benchmarks.core.evaluate import evaluate
+    from benchmarks.core.registry import EvalContext
     from harness.backends import load_model
     from harness.files import check_writable, read_jsonl
     from harness.runner import Run, end_run
@@ -52,12 +51,11 @@ def compare(
     for spec in (*models, judge_spec):
         parse_spec(spec)
     if prompts_path:
-        prompts = [msgs[-1].content for _, msgs in parse_prompt_rows(prompts_path, read_jsonl(prompts_path))]
-    else:
-        prompts = [t.prompt for t in taskworld.tasks(300, seed=30_000 + seed, split="eval")]  # held-out
-    prompts = prompts[:limit] if limit else prompts
+        parse_prompt_rows(prompts_path, read_jsonl(prompts_path))  # a bad file fails here, before any model loads
     if out_dir:
         check_writable(Path(out_dir) / "results.json")
+    options = {"model_b": models[1], "max_tokens": max_tokens}
+    registry.check_options(["head_to_head"], options)
     store = Store(store_path)
     # models load before the run record exists: a bad checkpoint leaves no run behind
     loaded: dict[str, Any] = {}
@@ -67,24 +65,24 @@ def compare(
     except BaseException:
         for m in loaded.values():
             m.close()
+        store.close()
         raise
     config = {"models": list(models), "judge": judge_spec, "prompts": prompts_path, "seed": seed}
     run = Run.start(store, "compare", config)
-    label = f"{models[0]} vs {models[1]}"
-    report = EvalReport(run.run_id, label, None, config)
+    # the same path as `harness eval`: one EvalContext, evaluate() records the rows and samples as it finishes
+    ctx = EvalContext(
+        model_spec=models[0], store=store, run=run, judge_spec=judge_spec, limit=limit, seed=seed,
+        data={"head_to_head": prompts_path} if prompts_path else {}, options=options, _models=loaded,
+        progress=progress_bar,
+    )  # fmt: skip
     status = "failed"
     try:
-        metrics, samples = head_to_head(
-            loaded[models[0]], loaded[models[1]], loaded[judge_spec], run, prompts, max_tokens=max_tokens, seed=seed
-        )
-        result = BenchmarkResult("head_to_head", metrics, samples)
-        record_result(store, run.run_id, None, label, result)
-        report.results.append(result)
-        report.calls = run.stats.to_dict()
+        registry.validate("head_to_head", ctx)
+        report = evaluate(["head_to_head"], ctx, model=f"{models[0]} vs {models[1]}", iteration=None, config=config)
         out = report.write(out_dir or Path("runs") / run.run_id)  # before the record says finished
         status = "finished"
     finally:
-        end_run(run, status, *(m.close for m in loaded.values()))
+        end_run(run, status, ctx.close)
     console.print(results_table(report.results))
     click.echo(summary_line("compare", run, f"wrote {out}"))
     store.close()

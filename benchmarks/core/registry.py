@@ -6,8 +6,9 @@ emits, each with its direction and a one-line definition; it also gives ``run(ct
 ``validate(ctx)``. Gates (direction), the loop's best-iteration choice, the leaderboard (families, headline
 columns) and the iteration report all read these declarations: there is no second list of metric facts.
 
-Evaluations that are not ``harness eval`` benchmarks but write metric rows (``head_to_head`` from
-``harness compare``, ``meta_judge`` from the loop) are declared the same way, without ``run``.
+Evaluations that are not ``harness eval`` benchmarks but write metric rows (``meta_judge`` and ``judge_alarms``
+from the loop) are declared the same way, without ``run``. ``harness compare`` runs ``head_to_head`` through
+``benchmarks.core.evaluate.evaluate`` like any other benchmark.
 """
 
 from __future__ import annotations

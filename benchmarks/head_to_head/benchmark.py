@@ -12,13 +12,15 @@ the difference between iterations.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from benchmarks.core import world as taskworld
-from benchmarks.core.registry import Benchmark, Metric, declare
+from benchmarks.core.registry import Benchmark, BenchmarkResult, EvalContext, Metric, declare
+from harness.files import read_jsonl
 from harness.runner import Run, generate
 from harness.stats import metric_with_ci, paired_bootstrap
-from harness.types import MetricValue, Model, Request
+from harness.types import HarnessError, MetricValue, Model, Request
 from judges.pairwise import PairwiseJudge
 
 
@@ -84,4 +86,51 @@ METRICS = (
     Metric("accuracy_b", "model B's task-world accuracy on the compared prompts", True),
     Metric("accuracy_b_minus_a", "paired accuracy difference B - A on the same prompts", None),
 )  # fmt: skip
-BENCHMARK = declare(Benchmark("head_to_head", "1", "actor", METRICS, roles=("actor", "judge")))
+
+
+@dataclass(frozen=True)
+class HeadToHeadParams:
+    """Options of head_to_head (``harness compare`` sets them): model B's spec, and the answers' length."""
+
+    model_b: str = ""  # the other model (model A is the actor, --model)
+    max_tokens: int = 256
+    taskworld_n: int = 300  # held-out task-world prompts when no prompt file is given (without --limit)
+
+
+def load_prompts(ctx: EvalContext) -> list[str]:
+    """``--data-for head_to_head=FILE`` (JSONL of {prompt} or {messages}: the last message's content), else the
+    built-in held-out task-world prompts (their own seed); the first ``--limit``."""
+    path = ctx.data_path("head_to_head")
+    if path is None:
+        n = ctx.limit or ctx.params("head_to_head").taskworld_n
+        return [t.prompt for t in taskworld.tasks(n, seed=30_000 + ctx.seed, split="eval")]
+    prompts = []
+    for row in read_jsonl(path):
+        msgs = row.get("messages")
+        text = msgs[-1].get("content") if isinstance(msgs, list) and msgs and isinstance(msgs[-1], dict) else None
+        text = row.get("prompt", text)
+        if not isinstance(text, str) or not text:
+            raise HarnessError(f"{path}:{row['__line__']}: field 'prompt' (or 'messages') must hold a non-empty string")
+        prompts.append(text)
+    return prompts[: ctx.limit] if ctx.limit else prompts
+
+
+def validate(ctx: EvalContext) -> None:
+    if not ctx.params("head_to_head").model_b:
+        raise HarnessError("head_to_head: --option head_to_head.model_b=SPEC (model B) is required")
+    if ctx.judge_spec is None:
+        raise HarnessError("head_to_head: --judge (the pairwise judge) is required")
+    load_prompts(ctx)
+
+
+def run_head_to_head(ctx: EvalContext) -> BenchmarkResult:
+    """Model A (the actor) against ``model_b`` on the prompts, judged in both orders by ``--judge``."""
+    opts: HeadToHeadParams = ctx.params("head_to_head")
+    assert ctx.judge_spec is not None  # validate
+    metrics, samples = head_to_head(ctx.actor(), ctx.load(opts.model_b), ctx.load(ctx.judge_spec), ctx.run,
+                                    load_prompts(ctx), max_tokens=opts.max_tokens, seed=ctx.seed)  # fmt: skip
+    return BenchmarkResult("head_to_head", metrics, samples)
+
+
+BENCHMARK = declare(Benchmark("head_to_head", "1", "actor", METRICS, roles=("actor", "judge"), params=HeadToHeadParams,
+                              data_keys=("head_to_head",), run=run_head_to_head, validate=validate))  # fmt: skip
