@@ -28,6 +28,16 @@ def strict_json(result: dict[str, Any]) -> str:
     return json.dumps(_finite(result), indent=2, default=str, allow_nan=False)
 
 
+def declared_rows(benchmark: str, result: dict[str, Any]) -> dict[str, list[Any]]:
+    """The rows the benchmark's declaration makes of its scorer's result (``Benchmark.to_rows``): the same step its
+    live run takes, so `harness score --record` and `harness eval` store the same rows of the same files."""
+    from benchmarks.core.registry import get
+
+    to_rows = get(benchmark).to_rows
+    assert to_rows is not None, benchmark
+    return {model: [r.to_row() for r in rows] for model, rows in to_rows(result).items()}
+
+
 def record_scores(
     store_path: str | None, command: str, config: dict[str, Any], benchmark: str, per_model: dict[str, list[Any]]
 ) -> str:
@@ -71,9 +81,7 @@ def score_mt_bench_cmd(
             click.echo(f"warning: {judgments_path}: {m['n_out_of_scale']} rating(s) of {model} outside 1-10, "
                        "kept in the means as FastChat does", err=True)  # fmt: skip
     if record:
-        from benchmarks.mt_bench.scorer import metric_rows
-
-        per_model = {model: metric_rows(m) for model, m in result["models"].items()}
+        per_model = declared_rows("mt_bench", result)
         config = {"judgments": judgments_path, "questions": questions_path}
         result["run_id"] = record_scores(store_path, "score mt_bench", config, "mt_bench", per_model)
     if as_json:
@@ -221,13 +229,7 @@ def score_arena_hard_cmd(
 
         result = score_arena_hard_v2(judgment_dirs, category=category, seed=seed)
         if record:  # as benchmark arena_hard_v2 (its own declaration: v2.0 scores are not v0.1's)
-            per_model = {
-                model: [{"metric": "score", "value": m["score"], "ci_low": m["ci95_low"], "ci_high": m["ci95_high"],
-                         "n": m["n_battles"]}, {"metric": "point_score", "value": m["point_score"], "n": m["n_battles"]},
-                        {"metric": "n_dropped", "value": m["n_dropped"], "n": m["n_rows"]}]
-                for model, m in result["models"].items()
-                if model != result["baseline"]  # its score is 50 by construction
-            }  # fmt: skip
+            per_model = declared_rows("arena_hard_v2", result)
             config = {"judgments": list(judgment_dirs), "category": category, "seed": seed}
             result["run_id"] = record_scores(store_path, "score arena_hard", config, "arena_hard_v2", per_model)
         if as_json:
@@ -243,12 +245,7 @@ def score_arena_hard_cmd(
     result = score_arena_hard(answers_dir, judgments_dir, baseline=baseline, seed=seed, bootstrap=bootstrap)
     result["bootstrap"], result["bootstrap_from"], result["seed"] = bootstrap, settings_from, seed
     if record:
-        per_model = {
-            model: [{"metric": "score", "value": m["score"], "ci_low": m["ci_low"], "ci_high": m["ci_high"],
-                     "n": m["n_battles"]}, {"metric": "avg_tokens", "value": m["avg_tokens"]}]
-            for model, m in result["models"].items()
-            if model != baseline  # its score is 50 by construction
-        }  # fmt: skip
+        per_model = declared_rows("arena_hard", result)
         config = {"answers": answers_dir, "judgments": judgments_dir, "seed": seed, "bootstrap": bootstrap}
         result["run_id"] = record_scores(store_path, "score arena_hard", config, "arena_hard", per_model)
     if as_json:
@@ -283,11 +280,11 @@ def score_alpaca_eval_cmd(
 ) -> None:  # fmt: skip
     """AlpacaEval 2 win rate, SE, counts, discrete win rate, avg length, and the LC win rate when its inputs are given."""
 
-    from benchmarks.alpaca_eval.scorer import metric_values, score_alpaca_eval
+    from benchmarks.alpaca_eval.scorer import score_alpaca_eval
 
     result = score_alpaca_eval(annotations_path, outputs_path, gamed=gamed, difficulty=difficulty, lc_from_hub=lc_hub)
     if record:
-        per_model = {str(result.get("model", annotations_path)): [m.to_row() for m in metric_values(result)]}
+        per_model = declared_rows("alpaca_eval", result)
         config = {"annotations": annotations_path, "outputs": outputs_path}
         result["run_id"] = record_scores(store_path, "score alpaca_eval", config, "alpaca_eval", per_model)
     if as_json:

@@ -19,7 +19,6 @@ call; ``lc=off`` skips LC.
 from __future__ import annotations
 
 import hashlib
-import math
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +29,7 @@ from benchmarks.alpaca_eval import scorer as alpaca_eval
 from benchmarks.core.registry import Benchmark, BenchmarkResult, EvalContext, Metric, declare
 from harness.runner import generate
 from harness.spec import shown
-from harness.types import HarnessError, MetricValue, Request
+from harness.types import HarnessError, Request
 from judges.pairwise import preference_from_completion
 from judges.prompts import load_prompt
 
@@ -151,12 +150,8 @@ def run_alpaca_eval(ctx: EvalContext) -> BenchmarkResult:
             lc_missing = str(exc)
     if lc_missing is not None:
         print(f"alpaca_eval: LC win rate unavailable: {lc_missing}", file=sys.stderr)
-    metrics = alpaca_eval.metric_values(result)
-    for m in metrics:  # no parsed preference at all: undefined, not NaN
-        if m.value is not None and math.isnan(m.value):
-            m.value = m.ci_low = m.ci_high = None
-    unparsed = sum(a["preference"] is None for a in annotations)
-    metrics.append(MetricValue("n_unparsed", float(unparsed), n=len(annotations)))
+    metrics = alpaca_eval.metric_values(result)  # the rows `harness score alpaca_eval --record` stores
+    unparsed = int(result["n_unparsed"])
     extra: dict[str, Any] = {"unparsed_judgments": unparsed, "n_draws": result["n_draws"],
                              "n_total": result["n_total"]}  # fmt: skip
     if lc_missing is not None:
@@ -169,6 +164,6 @@ BENCHMARK = declare(
     Benchmark(
         "alpaca_eval", "2.0", "actor", METRICS, roles=("actor", "annotator"), params=AlpacaEvalParams,
         data_keys=("alpaca_eval_reference", "alpaca_eval_gamed", "alpaca_eval_difficulty"),
-        run=run_alpaca_eval, validate=validate,
+        run=run_alpaca_eval, validate=validate, to_rows=alpaca_eval.to_rows,
     )
 )  # fmt: skip

@@ -290,6 +290,7 @@ def score_annotations(
     """Every metric of validated annotation rows (see :func:`score_alpaca_eval`); LC when ``gamed`` is given."""
     result: dict[str, Any] = {"model": annotations[0]["generator_2"], "baseline": annotations[0]["generator_1"]}
     result.update(win_rate_metrics([r["preference"] for r in annotations]))
+    result["n_unparsed"] = sum(r["preference"] is None for r in annotations)  # no parsed preference: left out
     result["avg_length"] = avg_length(outputs) if outputs else avg_length(annotations, key="output_2")
     if gamed is not None:
         lc = length_controlled_win_rate(annotations, gamed=gamed, difficulty=difficulty)
@@ -328,15 +329,29 @@ def score_alpaca_eval(
     return result
 
 
+def to_rows(result: Mapping[str, Any]) -> dict[str, list[MetricValue]]:
+    """The one model's rows of a :func:`score_alpaca_eval` result (:func:`metric_values`)."""
+    return {str(result["model"]): metric_values(result)}
+
+
 def metric_values(result: Mapping[str, Any]) -> list[MetricValue]:
-    """The registry's alpaca_eval metrics of a :func:`score_alpaca_eval` result; rates get a normal 95% CI."""
+    """The registry's alpaca_eval metrics of a :func:`score_alpaca_eval` result, rates with a normal 95% CI: the one
+    step from the scorer to stored rows, for `harness eval` and `harness score alpaca_eval --record` alike. An
+    undefined number (no parsed preference at all) is None, never NaN."""
+
+    def num(x: Any) -> float | None:
+        return None if x is None or not math.isfinite(float(x)) else float(x)
+
     n = int(result["n_total"])
     out = []
     for name, se_name in (("win_rate", "standard_error"), ("lc_win_rate", "lc_standard_error")):
         if name in result:
-            v, se = float(result[name]), float(result[se_name])
-            out.append(MetricValue(name, v, v - 1.96 * se, v + 1.96 * se, n))
+            v, se = num(result[name]), num(result[se_name])
+            lo, hi = (None, None) if v is None or se is None else (v - 1.96 * se, v + 1.96 * se)
+            out.append(MetricValue(name, v, lo, hi, n))
             out.append(MetricValue(se_name, se, n=n))
-    out.append(MetricValue("discrete_win_rate", float(result["discrete_win_rate"]), n=n))
-    out.append(MetricValue("avg_length", float(result["avg_length"]), n=n))
+    out.append(MetricValue("discrete_win_rate", num(result["discrete_win_rate"]), n=n))
+    out.append(MetricValue("avg_length", num(result["avg_length"]), n=n))
+    if "n_unparsed" in result:
+        out.append(MetricValue("n_unparsed", float(result["n_unparsed"]), n=n + int(result["n_unparsed"])))
     return out

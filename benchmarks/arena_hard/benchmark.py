@@ -147,7 +147,6 @@ def run_arena_hard(ctx: EvalContext) -> BenchmarkResult:
     judgments = [arena_hard.judgment_from_row(r, f"judgment row {k + 1}") for k, r in enumerate(judgment_rows)]
     tokens = arena_hard.average_tokens({model: {r["question_id"]: r for r in answer_rows}}) if answer_rows else {}
     unparsed = sum(g["score"] is None for g in games)
-    metrics = [MetricValue("n_unparsed", float(unparsed), n=len(games))]
     extra: dict[str, Any] = {"model": model, "judge": judge_name, "baseline": config.baseline_model,
                              "bootstrap": opts.bootstrap, "bootstrap_seed": opts.bootstrap_seed}  # fmt: skip
     try:
@@ -158,11 +157,11 @@ def run_arena_hard(ctx: EvalContext) -> BenchmarkResult:
     else:
         row = scored["models"].get(model)
         extra["n_battles"] = scored["n_battles"]
-    if row is None:
-        metrics.insert(0, MetricValue("score", None, n=0))
-    else:
-        metrics.insert(0, MetricValue("score", row["score"], row["ci_low"], row["ci_high"], n=row["n_battles"]))
-    metrics.append(MetricValue("avg_tokens", None if model not in tokens else float(tokens[model]), n=len(answers)))
+    if row is None:  # no score; the counts are the judgments' own
+        metrics = [MetricValue("score", None, n=0), MetricValue("n_unparsed", float(unparsed), n=len(games)),
+                   MetricValue("avg_tokens", None if model not in tokens else float(tokens[model]), n=len(answers))]  # fmt: skip
+    else:  # the rows `harness score arena_hard --record` stores of the same files
+        metrics = arena_hard.to_rows(scored)[model]
     samples = [{**r, "answer": a[0].text} for r, a in zip(judgment_rows, answers, strict=True)]
     files: dict[str, Any] = {
         f"model_answer/{model}.jsonl": answer_rows,
@@ -181,6 +180,6 @@ BENCHMARK = declare(
     Benchmark(
         "arena_hard", "0.1", "actor", METRICS, roles=("actor", "annotator"), params=ArenaHardParams,
         data_keys=("arena_hard_dir",),
-        run=run_arena_hard, validate=validate,
+        run=run_arena_hard, validate=validate, to_rows=arena_hard.to_rows,
     )
 )  # fmt: skip

@@ -194,9 +194,7 @@ def run_arena_hard_v2(ctx: EvalContext) -> BenchmarkResult:
     else:
         m = scored["models"][model]
         extra["interval_90"] = [m["ci90_low"], m["ci90_high"]]
-        metrics = [MetricValue("score", m["score"], m["ci95_low"], m["ci95_high"], n=m["n_battles"]),
-                   MetricValue("point_score", m["point_score"], n=m["n_battles"]),
-                   MetricValue("n_dropped", float(m["n_dropped"]), n=m["n_rows"])]  # fmt: skip
+        metrics = v2.model_rows(m)  # the rows `harness score arena_hard --record` stores of the same files
     samples = [{**r, "answer": a[0].text} for r, a in zip(judgment_rows, answers, strict=True)]
     files = {f"model_answer/{model}.jsonl": answer_rows, f"model_judgment/{judge_name}/{model}.jsonl": judgment_rows}
     return BenchmarkResult("arena_hard_v2", metrics, samples, extra, files=files)
@@ -205,6 +203,6 @@ def run_arena_hard_v2(ctx: EvalContext) -> BenchmarkResult:
 BENCHMARK = declare(
     Benchmark(
         "arena_hard_v2", "2.0", "actor", v2.METRICS, roles=("actor", "annotator"), params=ArenaHardV2Params,
-        data_keys=("arena_hard_v2_dir",), run=run_arena_hard_v2, validate=validate,
+        data_keys=("arena_hard_v2_dir",), run=run_arena_hard_v2, validate=validate, to_rows=v2.to_rows,
     )
 )  # fmt: skip

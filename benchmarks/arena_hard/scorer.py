@@ -35,7 +35,7 @@ import numpy as np
 
 from benchmarks.arena_hard import stats
 from harness.files import read_jsonl, read_yaml
-from harness.types import HarnessError
+from harness.types import HarnessError, MetricValue
 
 BASELINE = "gpt-4-0314"
 WEIGHT = 3
@@ -381,6 +381,21 @@ def export_settings(judgments_dir: str | Path) -> dict[str, Any] | None:
     if not isinstance(doc, dict) or doc.get("bootstrap") not in BOOTSTRAPS:
         raise HarnessError(f"{path}: field 'bootstrap' must be one of {', '.join(BOOTSTRAPS)}")
     return doc
+
+
+def model_rows(m: Mapping[str, Any]) -> list[MetricValue]:
+    """The stored rows of one model's entry of a :func:`score_judgments` result: the one step from the scorer to
+    rows, for `harness eval` and `harness score arena_hard --record` alike (so both store the same rows)."""
+    return [
+        MetricValue("score", m["score"], m["ci_low"], m["ci_high"], n=m["n_battles"]),
+        MetricValue("n_unparsed", float(m["n_null_verdicts"]), n=2 * m["n_judgments"]),
+        MetricValue("avg_tokens", None if m["avg_tokens"] is None else float(m["avg_tokens"]), n=m["n_judgments"]),
+    ]
+
+
+def to_rows(result: Mapping[str, Any]) -> dict[str, list[MetricValue]]:
+    """Every scored model's rows (:func:`model_rows`), the baseline left out (its score is 50 by construction)."""
+    return {model: model_rows(m) for model, m in result["models"].items() if model != result["baseline"]}
 
 
 def score_arena_hard(

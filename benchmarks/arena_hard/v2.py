@@ -29,7 +29,7 @@ Style control (``-f length markdown``) is ``benchmarks/arena_hard/style.py``.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,7 @@ import numpy as np
 
 from benchmarks.core.registry import Metric
 from harness.files import read_jsonl
-from harness.types import HarnessError
+from harness.types import HarnessError, MetricValue
 
 WEIGHT = 3
 ROUNDS = 100
@@ -183,6 +183,21 @@ def score_rows(
         "interval": "ci90_*: 5th-95th percentile of the rounds (upstream prints it as 'CI'); ci95_*: 2.5th-97.5th",
         "models": dict(sorted(models.items(), key=lambda kv: -kv[1]["score"])),
     }  # fmt: skip
+
+
+def model_rows(m: Mapping[str, Any]) -> list[MetricValue]:
+    """The stored rows of one model's entry of a :func:`score_rows` result (the 95% interval), for `harness eval`
+    and `harness score arena_hard --record` alike."""
+    return [
+        MetricValue("score", m["score"], m["ci95_low"], m["ci95_high"], n=m["n_battles"]),
+        MetricValue("point_score", m["point_score"], n=m["n_battles"]),
+        MetricValue("n_dropped", float(m["n_dropped"]), n=m["n_rows"]),
+    ]
+
+
+def to_rows(result: Mapping[str, Any]) -> dict[str, list[MetricValue]]:
+    """Every scored model's rows (:func:`model_rows`), the baseline left out (its score is 50 by construction)."""
+    return {model: model_rows(m) for model, m in result["models"].items() if model != result["baseline"]}
 
 
 def score_arena_hard_v2(

@@ -92,6 +92,8 @@ class Benchmark:
         validate: ``(EvalContext) -> None``, checks data before anything runs.
         instance: for a parametrised family (``lm_eval:TASK``): ``(NAME:ARG) -> Benchmark``, the runnable
             benchmark of one argument, with this declaration's metrics; the family itself does not run.
+        to_rows: for a benchmark whose peer's files `harness score` reads: ``(scorer result) -> {model: rows}``,
+            the one step from its scorer's result to stored rows, which its live run takes too.
         paired: for a benchmark whose results carry per-item units (``BenchmarkResult.units``): ``(units) ->
             (prepare, {metric: statistic})``, each unit prepared once and each statistic recomputing a metric
             from a list of prepared units (:mod:`benchmarks.core.paired` bootstraps the paired differences).
@@ -107,6 +109,7 @@ class Benchmark:
     run: Callable[[EvalContext], BenchmarkResult] | None = None
     validate: Callable[[EvalContext], None] | None = None
     instance: Callable[[str], Benchmark] | None = None
+    to_rows: Callable[[Mapping[str, Any]], dict[str, list[MetricValue]]] | None = None
     paired: (
         Callable[[list[Any]], tuple[Callable[[Any], Any], dict[str, Callable[[list[Any]], float | None]]]] | None
     ) = None

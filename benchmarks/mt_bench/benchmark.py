@@ -120,7 +120,7 @@ def run_mt_bench(ctx: EvalContext) -> BenchmarkResult:
 BENCHMARK = declare(
     Benchmark(
         "mt_bench", "0.1", "actor", METRICS, roles=("actor", "annotator"), params=MtBenchParams,
-        data_keys=("mt_bench_dir",), run=run_mt_bench,
+        data_keys=("mt_bench_dir",), run=run_mt_bench, to_rows=mt_bench.to_rows,
         validate=validate,
     )
 )  # fmt: skip

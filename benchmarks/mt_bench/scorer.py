@@ -348,6 +348,11 @@ def metric_rows(res: dict[str, Any]) -> list[MetricValue]:
     ]
 
 
+def to_rows(result: Mapping[str, Any]) -> dict[str, list[MetricValue]]:
+    """Every model's rows of a :func:`score_mt_bench` result (:func:`metric_rows`)."""
+    return {model: metric_rows(m) for model, m in result["models"].items()}
+
+
 def score_mt_bench(judgments_path: str | Path, questions_path: str | Path | None = None) -> dict[str, Any]:
     """``harness score mt_bench``: a FastChat single-grading judgment file -> JSON-able per-model scores
     (see :func:`scores`); categories from ``questions_path`` when given."""

@@ -138,21 +138,40 @@ def test_mt_bench_live_equals_scored_and_recovers_the_planted_ratings(live) -> N
     assert len(answers) == min(N, 80) and all(len(a["choices"][0]["turns"]) == 2 for a in answers)
 
 
-def test_mt_bench_score_record_stores_the_live_rows(live) -> None:
-    """`harness score mt_bench --record` on the live run's exported judgments stores the rows `harness eval`
-    stored: every metric with the same value, CI and n (overall's CI, n_unparsed and n_out_of_scale included)."""
+def _score_args(bench: str, live: dict) -> list[str]:
+    """`harness score BENCH` on the live run's exported peer files (no other flag: the export says the rest)."""
+    out, doc = live["out"] / bench, live["doc"]["benchmarks"][bench]
+    if bench == "mt_bench":
+        return ["--judgments", str(out / "model_judgment" / f"{doc['extra']['judge']}_single.jsonl")]
+    if bench == "arena_hard":
+        return [
+            "--answers",
+            str(out / "model_answer"),
+            "--judgments",
+            str(out / "model_judgment" / doc["extra"]["judge"]),
+        ]
+    return ["--annotations", str(out / "annotations.json"), "--outputs", str(out / "model_outputs.json"),
+            "--gamed", str(live["tmp"] / "df_gamed.csv")]  # fmt: skip
+
+
+@pytest.mark.parametrize("bench", ["mt_bench", "arena_hard", "alpaca_eval"])
+def test_score_record_stores_the_live_rows(live, bench: str) -> None:
+    """`harness score BENCH --record` on the live run's exported files stores the rows `harness eval` stored:
+    every metric with the same value, CI and n (both go through the declaration's ``to_rows``)."""
     import sqlite3
 
-    out, doc = live["out"] / "mt_bench", live["doc"]["benchmarks"]["mt_bench"]
-    store = live["tmp"] / "scored.sqlite"
-    res = _cli("score", "mt_bench", "--judgments", str(out / "model_judgment" / f"{doc['extra']['judge']}_single.jsonl"),
-               "--record", "--store", str(store))  # fmt: skip
+    store = live["tmp"] / f"scored-{bench}.sqlite"
+    res = _cli("score", bench, *_score_args(bench, live), "--record", "--store", str(store))
     assert res.returncode == 0, res.stderr[-2000:]
-    query = "SELECT metric, value, ci_low, ci_high, n FROM results WHERE benchmark='mt_bench' ORDER BY metric"
+    query = f"SELECT metric, value, ci_low, ci_high, n FROM results WHERE benchmark='{bench}' ORDER BY metric"
     with sqlite3.connect(live["tmp"] / "s.sqlite") as a, sqlite3.connect(store) as b:
         live_rows, scored_rows = a.execute(query).fetchall(), b.execute(query).fetchall()
     assert scored_rows == live_rows
-    assert {r[0] for r in live_rows} >= {"turn1", "turn2", "overall", "mean_of_turns", "n_unparsed", "n_out_of_scale"}
+    want = {"mt_bench": {"turn1", "turn2", "overall", "mean_of_turns", "n_unparsed", "n_out_of_scale"},
+            "arena_hard": {"score", "n_unparsed", "avg_tokens"},
+            "alpaca_eval": {"win_rate", "standard_error", "lc_win_rate", "discrete_win_rate", "avg_length",
+                            "n_unparsed"}}[bench]  # fmt: skip
+    assert {r[0] for r in live_rows} >= want
 
 
 def test_arena_hard_score_with_no_flags_reproduces_the_live_numbers(live) -> None:

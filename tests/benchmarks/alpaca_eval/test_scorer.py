@@ -394,8 +394,10 @@ def test_metric_values_are_the_registry_names(shared: Path, hub) -> None:
     result = alpaca_eval.score_alpaca_eval(_annotations_path(shared, model), lc_from_hub=True)
     json.dumps(result)  # JSON-able
     values = {m.name: m for m in alpaca_eval.metric_values(result)}
-    # every declared metric but the live run's parse-failure count
-    assert set(values) == {m.name for m in get("alpaca_eval").metrics} - {"n_unparsed"}
+    # every declared metric, the parse-failure count included (scored files and the live run alike)
+    assert set(values) == {m.name for m in get("alpaca_eval").metrics}
+    assert values["n_unparsed"].value == sum(a["preference"] is None for a in json.loads(
+        _annotations_path(shared, model).read_text()))  # fmt: skip
     wr = values["win_rate"]
     assert wr.ci_low == pytest.approx(wr.value - 1.96 * result["standard_error"]) and wr.n == 805
 
