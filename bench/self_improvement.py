@@ -1,6 +1,7 @@
-"""Does the gain come from self-rewarding? The demo config run three times: with the model's own judge; with the
-control where every judge score is replaced by a seeded random one (``judge.random_scores: true``); and with the
-oracle where every score is the task world's reference score of the response (``judge.reference_scores: true``).
+"""Does the gain come from self-rewarding? The demo config run four times: with the model's own judge; with the
+control where every judge score is replaced by a seeded random one (``judge.random_scores: true``); with the
+meta-judge control where every meta-judge verdict is a seeded coin flip (``judge.random_meta_verdicts: true``:
+judge pairs without the meta-judge's signal, the judge's own gain's floor); and with the oracle where every score is the task world's reference score of the response (``judge.reference_scores: true``).
 The control is the floor (pairs without the judge's signal), the oracle the ceiling (what a perfect judge would
 gain through the same prompts, candidates, pair selection and DPO); neither is self-rewarding.
 
@@ -12,7 +13,7 @@ so every comparison is paired. Printed, for the actor (taskworld.accuracy) and t
 - the differences of the gains, real judge minus control and real judge minus oracle, with their 95% CIs. The
   gains share M1, so a difference is last(real) - last(other), paired over the same items.
 
-Usage: ``python bench/self_improvement.py [--out DIR] [--seed S]`` (about 3 x 7.5 minutes on 2 cores).
+Usage: ``python bench/self_improvement.py [--out DIR] [--seed S]`` (about 4 x 7.5 minutes on 2 cores).
 """
 
 from __future__ import annotations
@@ -71,6 +72,10 @@ def main() -> int:
     arms = {  # name: (output folder, config)
         "real judge": ("real", base),
         "random-score control": ("random", {**base, "judge": {**base["judge"], "random_scores": True}}),
+        "meta-judge coin-flip control": (
+            "coinflip",
+            {**base, "judge": {**base["judge"], "random_meta_verdicts": True}},
+        ),
         "reference-score oracle": ("reference", {**base, "judge": {**base["judge"], "reference_scores": True}}),
     }
     dirs = {name: out / folder for name, (folder, _) in arms.items()}
@@ -92,10 +97,10 @@ def main() -> int:
         print(f"{role} {bench}.{metric} (M{last} - M1, paired 95% CI over {len(items)} items)")
         for name in arms:
             print(f"  {'gain, ' + name:40} {fmt(paired_bootstrap(u0, u[name], stat, seed=args.seed)):>26}")
-        for other in ("random-score control", "reference-score oracle"):
+        for other in ("random-score control", "meta-judge coin-flip control", "reference-score oracle"):
             # (real - M1) - (other - M1) = real - other on the same items
             diff = paired_bootstrap(u[other], u["real judge"], stat, seed=args.seed)
-            print(f"  {'real judge - ' + other.split()[-1]:40} {fmt(diff):>26}")
+            print(f"  {'real judge - ' + other.removesuffix(' control'):40} {fmt(diff):>26}")
     return 0
 
 

@@ -77,6 +77,9 @@ class JudgeSection:
     score: str = "sampled"
     # the control of bench/self_improvement.py: every parsed score replaced by a seeded uniform draw from 0..5
     random_scores: bool = False
+    # the meta-judge control of the same bench: every parsed meta-judge verdict replaced by a seeded coin flip, so
+    # judge pairs are chosen without the meta-judge's signal (the judgments and the pair rules stay the same)
+    random_meta_verdicts: bool = False
     # the upper-bound arm of the same bench: every parsed score replaced by the task world's reference score of
     # the response (taskworld.reference_judgment; unscored off the task world). An oracle: never self-rewarding
     reference_scores: bool = False

@@ -6,6 +6,7 @@ through the run's store (``harness.runner.generate``) so they are resumable.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections import Counter
 from collections.abc import Callable
@@ -303,6 +304,12 @@ def judge_pairs(loop: StageContext, current: Path, judged: list[dict[str, Any]],
         # one generate call for every battle of the iteration: the backend batches them
         battle_lists = meta.battles_many([(row["prompt"], row["responses"][idx], texts) for row, idx, texts in todo])
         advance(n_battles)
+    if loop.cfg.judge.random_meta_verdicts:
+        # the control: each parsed verdict becomes a seeded coin flip (an unparsed one stays unparsed), so the
+        # judge pairs are chosen without the meta-judge's signal
+        coin = random.Random(f"random_meta_verdicts:{loop.cfg.seed}:{t}")
+        battle_lists = [[dataclasses.replace(b, winner=None if b.winner is None else coin.choice((1, 2)))
+                         for b in battles] for battles in battle_lists]  # fmt: skip
     for (row, idx, texts), battles in zip(todo, battle_lists, strict=True):
         matrix, _, _ = battle_matrix(battles, len(texts))
         all_battles.append((battles, texts))

@@ -87,3 +87,36 @@ def test_the_parse_rate_of_zero_judgments_is_unknown(tmp_path: Path) -> None:
     finally:
         server.stop()
     assert counts["judgments"] == 0 and counts["parse_rate"] is None
+
+
+def _meta_stage(tmp_path: Path, coin: bool) -> dict[str, Any]:
+    """The judge-pairs stage with a meta-judge that always names the first judgment (a pure position bias)."""
+    from harness.types import Completion
+    from tests.judges.scripted import Scripted
+    from training.config import IterationSection
+
+    class Ctx(_Ctx):
+        def model(self, model_dir: Path) -> Model:
+            return self._judge
+
+    cfg = RunConfig()
+    cfg.judge.random_meta_verdicts = coin
+    judged = [{"id": f"p{k}", "prompt": f"Question {k}?", "responses": ["a", "b"],
+               "judgments": [[f"J{k} one. Score: 5", f"J{k} two. Score: 1", f"J{k} three. Score: 3"], ["x", "y", "z"]],
+               "scores": [[5.0, 1.0, 3.0], [4.0, 4.0, 4.0]], "mean": [3.0, 4.0], "n_valid": [3, 3],
+               "variance": [8 / 3, 0.0]} for k in range(20)]  # fmt: skip
+    meta = Scripted(lambda r, i: Completion("Judgement A is better. Winner: Judgement A", "stop", 5, 9))
+    run = Run.start(Store(tmp_path / f"meta-{coin}.sqlite"), "test", {})
+    _, counts = stage_work.judge_pairs(Ctx(cfg, run, meta), tmp_path, judged, IterationSection(), 1)
+    return counts
+
+
+def test_the_meta_judge_control_replaces_each_verdict_by_a_coin_flip(tmp_path: Path) -> None:
+    """Each prompt's 3 judgments meet in both orders: 6 battles, 120 in all. The real meta-judge names the first
+    position every time; under the control the first position wins about half of them (a fair coin: within 3
+    binomial standard errors of 60 of 120), and every battle still has a verdict."""
+    real, control = _meta_stage(tmp_path, False), _meta_stage(tmp_path, True)
+    assert real["battles"] == control["battles"] == 120
+    assert real["meta_judge"]["first_position_all"] == 1.0
+    share = control["meta_judge"]["first_position_all"]
+    assert abs(share - 0.5) <= 3 * (0.25 / 120) ** 0.5, share

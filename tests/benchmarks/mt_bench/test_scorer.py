@@ -364,3 +364,17 @@ def test_ratings_outside_the_scale_are_counted_and_named(shared: Path, tmp_path:
     m = json.loads(res.stdout)["models"]["m"]
     assert m["n_out_of_scale"] == 2 and m["n_valid"] == 4 and m["turn1"] == (0 + 15 + 10 + 1) / 4
     assert f"{path}: 2 rating(s) of m outside 1-10" in res.stderr
+
+
+def test_overall_ci_is_clustered_by_question_with_a_t_quantile(tmp_path: Path) -> None:
+    """Three questions, both turns rated: mean 38/6; residual sums per question 4/3, -2/3, -2/3; clustered
+    se = sqrt(3/2 * (16/9 + 4/9 + 4/9)) / 6 = 1/3; half-width t(0.975, 2 df) * se = 4.302653 / 3 (the t table)."""
+    ratings = {81: (8, 6), 82: (5, 7), 83: (9, 3)}
+    rows = [{"question_id": q, "model": "m", "judge": ["gpt-4", "single-v1"], "user_prompt": "", "judgment": "",
+             "score": r[t - 1], "turn": t} for q, r in ratings.items() for t in (1, 2)]  # fmt: skip
+    path = tmp_path / "j.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    m = mt_bench.score_mt_bench(path)["models"]["m"]
+    half = 4.302652729911275 / 3
+    assert m["overall"] == pytest.approx(38 / 6, abs=1e-12)
+    assert (m["overall_ci_low"], m["overall_ci_high"]) == pytest.approx((38 / 6 - half, 38 / 6 + half), abs=1e-9)
