@@ -7,13 +7,15 @@ gain through the same prompts, candidates, pair selection and DPO); neither is s
 
 The runs start from the same M1 (same seed, same SFT) and evaluate on the same 300 held-out prompts per metric,
 so every comparison is paired. Printed, for the actor (taskworld.accuracy) and the judge
-(judge.pairwise_accuracy_ties_excluded):
+(judge.pairwise_accuracy with ties counted, and judge.pairwise_accuracy_ties_excluded), beside each arm's judge
+tie rate at M1 and at the last iteration:
 
 - the gain of each run, last iteration minus M1, with its paired-bootstrap 95% CI;
 - the differences of the gains, real judge minus control and real judge minus oracle, with their 95% CIs. The
   gains share M1, so a difference is last(real) - last(other), paired over the same items.
 
-Usage: ``python bench/self_improvement.py [--out DIR] [--seed S]`` (about 4 x 7.5 minutes on 2 cores).
+Usage: ``python bench/self_improvement.py [--out DIR] [--seed S]`` (about 4 x 7.5 minutes on 2 cores; with the
+``--out`` of a finished run it re-reads the runs, whose stages all resume, in a minute or two).
 """
 
 from __future__ import annotations
@@ -35,7 +37,10 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.core.registry import get  # noqa: E402
 from harness.stats import paired_bootstrap  # noqa: E402
 
-METRICS = [("actor", "taskworld", "accuracy"), ("judge", "judge", "pairwise_accuracy_ties_excluded")]
+# the judge's agreement both ways (ties counted, and ties excluded) beside its tie rate, so that a judge that only
+# ties more is never read as better (issue 34)
+METRICS = [("actor", "taskworld", "accuracy"), ("judge", "judge", "pairwise_accuracy"),
+           ("judge", "judge", "pairwise_accuracy_ties_excluded")]  # fmt: skip
 
 
 def run(config: dict[str, Any], out: Path) -> tuple[dict[str, Any], float]:
@@ -84,6 +89,11 @@ def main() -> int:
     assert len(lasts) == 1, "the runs did not make the same number of iterations"
     last = lasts.pop()
     print("runs: " + ", ".join(f"{name} {t:.0f} s" for name, t in took.items()) + f"; M1 -> M{last}; {out}")
+    for name, d in dirs.items():  # the judge's tie rate at M1 and at the last iteration, per arm
+        its = json.loads((d / "run" / "summary.json").read_text())["iterations"]
+        ties = [it.get("judge.judge_tie_rate") for it in (its[0], its[-1])]
+        shown = " -> ".join("-" if t is None else f"{t:.3f}" for t in ties)
+        print(f"  judge tie rate, {name:34} M1 -> M{last}: {shown}")
     for role, bench, metric in METRICS:
         first = units(dirs["real judge"] / "run", 1)[bench]
         pairing = get(bench).paired
