@@ -299,3 +299,15 @@ def read_yaml(path: str | os.PathLike[str]) -> Any:
         raise HarnessError(f"{path}: nested deeper than {MAX_DEPTH} levels") from exc
     _check_value(data, str(path))
     return data
+
+
+def read_yaml_mapping(path: str | os.PathLike[str], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """:func:`read_yaml` of a file that must hold a mapping with the ``required`` keys (one line naming the file
+    and the first missing key otherwise)."""
+    raw = read_yaml(path)
+    if not isinstance(raw, dict):
+        raise HarnessError(f"{path}: expected a YAML mapping of settings")
+    for key in required:
+        if key not in raw:
+            raise HarnessError(f"{path}: missing field '{key}'")
+    return raw

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -151,3 +152,23 @@ class LatencyServer(ScriptServer):
     def reset(self) -> None:
         req = urllib.request.Request(f"http://127.0.0.1:{self.port}/reset", data=b"{}", method="POST")
         urllib.request.urlopen(req, timeout=5).read()
+
+
+def planted_cli_metrics(
+    tmp: Path, benchmark: str, args: Callable[[PlantedServer], list[str]], **server_options: object
+) -> dict[str, dict]:
+    """Run ``harness ARGS --out TMP/out --store TMP/s.sqlite`` against a fresh :class:`PlantedServer` (its options
+    ``server_options``), stop the server, and return ``benchmark``'s metric rows from results.json by name."""
+    import json
+
+    server = PlantedServer(**server_options)
+    try:
+        res = subprocess.run(
+            [sys.executable, "-m", "app", *args(server), "--out", str(tmp / "out"), "--store", str(tmp / "s.sqlite")],
+            capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+    finally:
+        server.stop()
+    assert res.returncode == 0, res.stderr[-2000:]
+    doc = json.loads((tmp / "out" / "results.json").read_text())
+    return {r["metric"]: r for r in doc["benchmarks"][benchmark]["metrics"]}

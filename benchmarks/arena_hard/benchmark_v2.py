@@ -28,7 +28,7 @@ from typing import Any
 
 from benchmarks.arena_hard import v2
 from benchmarks.core.registry import Benchmark, BenchmarkResult, EvalContext, declare
-from harness.files import read_jsonl, read_yaml
+from harness.files import read_jsonl, read_yaml, read_yaml_mapping
 from harness.runner import generate
 from harness.spec import file_stem
 from harness.types import HarnessError, Message, MetricValue, Request
@@ -68,12 +68,7 @@ def judge_setup(category: str, config_path: Path | None = None) -> JudgeSetup:
     if category not in settings:
         raise HarnessError(f"--option arena_hard_v2.category={category!r}: expected one of {', '.join(settings)}")
     path = config_path if config_path is not None and config_path.is_file() else BUILTIN_DIR / "arena-hard-v2.0.yaml"
-    raw = read_yaml(path)
-    if not isinstance(raw, dict):
-        raise HarnessError(f"{path}: expected a YAML mapping of judge settings")
-    for key in ("prompt_template", "regex_patterns", "temperature", "max_tokens"):
-        if key not in raw:
-            raise HarnessError(f"{path}: missing field '{key}'")
+    raw = read_yaml_mapping(path, ("prompt_template", "regex_patterns", "temperature", "max_tokens"))
     patterns = raw["regex_patterns"]
     if not isinstance(patterns, list) or not patterns or not all(isinstance(p, str) for p in patterns):
         raise HarnessError(f"{path}: field 'regex_patterns' must be a non-empty list of strings")

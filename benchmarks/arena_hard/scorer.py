@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.arena_hard import stats
-from harness.files import read_jsonl, read_yaml
+from harness.files import read_jsonl, read_yaml_mapping
 from harness.types import HarnessError, MetricValue
 
 BASELINE = "gpt-4-0314"
@@ -140,12 +140,7 @@ def load_questions(path: str | Path) -> list[dict[str, Any]]:
 
 def load_judge_config(path: str | Path) -> JudgeConfig:
     """``judge_config.yaml``; the system prompt, template(s), verdict regex and baseline model are required."""
-    raw = read_yaml(path)
-    if not isinstance(raw, dict):
-        raise HarnessError(f"{path}: expected a YAML mapping of judge settings")
-    for key in ("system_prompt", "prompt_template", "regex_pattern", "baseline_model"):
-        if key not in raw:
-            raise HarnessError(f"{path}: missing field '{key}'")
+    raw = read_yaml_mapping(path, ("system_prompt", "prompt_template", "regex_pattern", "baseline_model"))
     templates = raw["prompt_template"]
     if not isinstance(templates, list) or not templates or not all(isinstance(t, str) for t in templates):
         raise HarnessError(f"{path}: field 'prompt_template' must be a non-empty list of strings")

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.planted_server import model_wins
-from tests.servers import PlantedServer
+from tests.servers import planted_cli_metrics
 
 SEED, P_WIN, N = 5, 0.7, 30
 
@@ -22,19 +20,25 @@ def test_compare_recovers_the_planted_preferences(tiny_model: Path, tmp_path: Pa
     prompts = [f"Describe planted item number {i} in one sentence." for i in range(N)]
     pfile = tmp_path / "p.jsonl"
     pfile.write_text("".join(json.dumps({"prompt": p}) + "\n" for p in prompts))
-    server = PlantedServer(seed=SEED, p_win=P_WIN)
-    try:
-        res = subprocess.run(
-            [sys.executable, "-m", "app", "compare", "--model", server.spec("actor"), "--model", f"hf:{tiny_model}",
-             "--judge", server.spec("judge"), "--prompts", str(pfile), "--max-tokens", "8", "--out",
-             str(tmp_path / "out"), "--store", str(tmp_path / "s.sqlite")],
-            capture_output=True, text=True, timeout=600,
-        )  # fmt: skip
-    finally:
-        server.stop()
-    assert res.returncode == 0, res.stderr[-2000:]
-    doc = json.loads((tmp_path / "out" / "results.json").read_text())
-    m = {r["metric"]: r for r in doc["benchmarks"]["head_to_head"]["metrics"]}
+    m = planted_cli_metrics(
+        tmp_path,
+        "head_to_head",
+        lambda server: [
+            "compare",
+            "--model",
+            server.spec("actor"),
+            "--model",
+            f"hf:{tiny_model}",
+            "--judge",
+            server.spec("judge"),
+            "--prompts",
+            str(pfile),
+            "--max-tokens",
+            "8",
+        ],
+        seed=SEED,
+        p_win=P_WIN,
+    )
     wins = sum(model_wins(SEED, P_WIN, p) for p in prompts)  # the planted draws, not the harness
     assert 0 < wins < N
     assert m["wins"]["value"] == pytest.approx(wins / N) and m["wins"]["n"] == N

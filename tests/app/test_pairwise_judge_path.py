@@ -4,14 +4,12 @@ orders, against a planted pairwise judge whose every verdict the test can derive
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.planted_server import MARK, model_wins
-from tests.servers import PlantedServer
+from tests.servers import planted_cli_metrics
 
 SEED, P_WIN, N = 11, 0.7, 40
 
@@ -30,19 +28,25 @@ def test_pairwise_path_order_flips_consistent_accuracy_and_first_position(tmp_pa
              "ranks": [1, 2]} for i, p in enumerate(prompts)]  # fmt: skip
     data = tmp_path / "ranked.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    server = PlantedServer(seed=SEED, p_win=P_WIN)
-    try:
-        res = subprocess.run(
-            [sys.executable, "-m", "app", "eval", "--model", server.spec("judge"), "--benchmarks", "judge",
-             "--data", str(data), "--option", "judge.pairwise=true", "--option", "judge.n_resamples=200",
-             "--out", str(tmp_path / "out"), "--store", str(tmp_path / "s.sqlite")],
-            capture_output=True, text=True, timeout=600,
-        )  # fmt: skip
-    finally:
-        server.stop()
-    assert res.returncode == 0, res.stderr[-2000:]
-    doc = json.loads((tmp_path / "out" / "results.json").read_text())
-    m = {r["metric"]: r for r in doc["benchmarks"]["judge"]["metrics"]}
+    m = planted_cli_metrics(
+        tmp_path,
+        "judge",
+        lambda server: [
+            "eval",
+            "--model",
+            server.spec("judge"),
+            "--benchmarks",
+            "judge",
+            "--data",
+            str(data),
+            "--option",
+            "judge.pairwise=true",
+            "--option",
+            "judge.n_resamples=200",
+        ],
+        seed=SEED,
+        p_win=P_WIN,
+    )
     draw = [model_wins(SEED, P_WIN, p) for p in prompts]  # the planted draws, not the harness
     right = sum(mk and d for mk, d in zip(marked, draw, strict=True))
     flips = sum(not mk for mk in marked)

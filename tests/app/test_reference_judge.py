@@ -4,14 +4,12 @@ the test derives from a planted judge under test and a planted reference (Meta-R
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.planted_server import MARK, judge_faithful, model_wins
-from tests.servers import PlantedServer
+from tests.servers import planted_cli_metrics
 
 SEED, P_WIN, Q_JUDGE, N = 13, 0.7, 0.6, 40
 
@@ -31,19 +29,26 @@ def test_reference_agreement_by_hand(tmp_path: Path) -> None:
              f"best {i} [rank=1]", f"worst {i} [rank=2]"], "ranks": [1, 2]} for i, p in enumerate(prompts)]  # fmt: skip
     data = tmp_path / "ranked.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    server = PlantedServer(seed=SEED, p_win=P_WIN, q_judge=Q_JUDGE)
-    try:
-        res = subprocess.run(
-            [sys.executable, "-m", "app", "eval", "--model", server.spec("judge"), "--benchmarks", "judge",
-             "--reference-judge", server.spec("strong"), "--data", str(data), "--option", "judge.n_resamples=200",
-             "--out", str(tmp_path / "out"), "--store", str(tmp_path / "s.sqlite")],
-            capture_output=True, text=True, timeout=600,
-        )  # fmt: skip
-    finally:
-        server.stop()
-    assert res.returncode == 0, res.stderr[-2000:]
-    doc = json.loads((tmp_path / "out" / "results.json").read_text())
-    m = {r["metric"]: r for r in doc["benchmarks"]["judge"]["metrics"]}
+    m = planted_cli_metrics(
+        tmp_path,
+        "judge",
+        lambda server: [
+            "eval",
+            "--model",
+            server.spec("judge"),
+            "--benchmarks",
+            "judge",
+            "--reference-judge",
+            server.spec("strong"),
+            "--data",
+            str(data),
+            "--option",
+            "judge.n_resamples=200",
+        ],
+        seed=SEED,
+        p_win=P_WIN,
+        q_judge=Q_JUDGE,
+    )
     agree = [judge_faithful(SEED, Q_JUDGE, p) == model_wins(SEED, P_WIN, p) for p in prompts]  # planted draws
     n_marked = sum(marked)
     same = sum(a for a, mk in zip(agree, marked, strict=True) if mk)
