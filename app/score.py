@@ -176,6 +176,8 @@ def _style_control(
 @click.option("--category", default="hard_prompt", show_default=True, help="v2.0: the category to score.")
 @click.option("--baseline", default="gpt-4-0314", show_default=True, help="v0.1: the baseline model.")
 @click.option("--seed", type=SEED, default=None, help="Bootstrap seed [default: the export's, else 42].")
+@click.option("--rounds", type=click.IntRange(min=1), default=None,
+              help="v0.1: bootstrap rounds [default: the export's, else show_result's 100].")  # fmt: skip
 @click.option(
     "--bootstrap", type=click.Choice(["battles", "questions"]), default=None,
     help="v0.1: resample battles (show_result) or whole questions (both games together) for the CI [default: the "
@@ -195,7 +197,7 @@ def _style_control(
 @store_option
 def score_arena_hard_cmd(
     answers_dir: str | None, judgment_dirs: tuple[str, ...], version: str, category: str, baseline: str,
-    seed: int | None, bootstrap: str | None, style_control: bool, controls: tuple[str, ...], as_json: bool, record: bool,
+    seed: int | None, rounds: int | None, bootstrap: str | None, style_control: bool, controls: tuple[str, ...], as_json: bool, record: bool,
     store_path: str | None,
 ) -> None:  # fmt: skip
     """Arena-Hard score per model: v0.1 (win rate vs the baseline, 95% CI, avg tokens) or v2.0 (per category);
@@ -221,6 +223,8 @@ def score_arena_hard_cmd(
         settings_from = "--bootstrap"
     if seed is None:
         seed = int(settings.get("bootstrap_seed", 42)) if settings else 42
+    if rounds is None:  # the export's rounds (a live run takes 1000: show_result's 100 under-cover), else upstream's
+        rounds = int(settings.get("rounds", 100)) if settings else 100
     if style_control:
         _style_control(answers_dir, judgment_dirs, version, category, baseline, controls, seed, as_json, record)
         return
@@ -242,17 +246,19 @@ def score_arena_hard_cmd(
     if len(judgment_dirs) != 1:
         raise HarnessError("--judgments: v0.1 scores one judge directory")
     judgments_dir = judgment_dirs[0]
-    result = score_arena_hard(answers_dir, judgments_dir, baseline=baseline, seed=seed, bootstrap=bootstrap)
+    result = score_arena_hard(answers_dir, judgments_dir, baseline=baseline, seed=seed, rounds=rounds,
+                              bootstrap=bootstrap)  # fmt: skip
     result["bootstrap"], result["bootstrap_from"], result["seed"] = bootstrap, settings_from, seed
     if record:
         per_model = declared_rows("arena_hard", result)
-        config = {"answers": answers_dir, "judgments": judgments_dir, "seed": seed, "bootstrap": bootstrap}
+        config = {"answers": answers_dir, "judgments": judgments_dir, "seed": seed, "rounds": rounds,
+                  "bootstrap": bootstrap}  # fmt: skip
         result["run_id"] = record_scores(store_path, "score arena_hard", config, "arena_hard", per_model)
     if as_json:
         click.echo(strict_json(result))
         return
-    table = Table(title=f"Arena-Hard v0.1 (baseline {baseline}; 95% CI: {bootstrap} bootstrap, seed {seed}, from "
-                        f"{settings_from})")  # fmt: skip
+    table = Table(title=f"Arena-Hard v0.1 (baseline {baseline}; 95% CI: {bootstrap} bootstrap, {rounds} rounds, "
+                        f"seed {seed}, from {settings_from})")  # fmt: skip
     for col in ("model", "score", "95% CI", "avg tokens"):
         table.add_column(col, justify="left" if col == "model" else "right")
     for model, m in sorted(result["models"].items(), key=lambda kv: -kv[1]["score"]):
