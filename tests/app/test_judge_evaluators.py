@@ -3,7 +3,13 @@ judge plus their ensemble, with Krippendorff's alpha, each judge a planted one w
 
 The judges are two seeds of tests/planted_server.py: each scores an OASST response by
 :func:`unranked_score` (a consensus score with probability Q, else its own draw). The expected numbers are
-computed here from those draws and the human ranks, never by the code under test.
+computed here from those draws and the human ranks, never by the code under test: the prompts, responses and
+ranks come from this test's own walk of the OASST trees (:func:`own_ranked`), not from the loader under test.
+
+Those two judges ignore the ranks, so their accuracy is near 0.5 and a loader that read the ranks upside down
+would go unseen; a third judge therefore scores a copy of the sample whose responses carry their OASST rank
+(``[rank=K]``, tests/planted_server.py's ranked branch: the best response 5 and the others 1 on the prompts it is
+faithful on, the reverse elsewhere), whose accuracy is far from 0.5 and would flip under an inversion.
 """
 
 from __future__ import annotations
@@ -18,11 +24,45 @@ import krippendorff
 import numpy as np
 import pytest
 
-from benchmarks.judge.data import load_ranked
-from tests.planted_server import unranked_score
+from tests.planted_server import judge_faithful, unranked_score
 from tests.servers import PlantedServer
 
 Q = 0.7
+
+
+def own_ranked(path: Path) -> list[tuple[str, list[str], list[int]]]:
+    """(prompt, responses, OASST ranks) of every prompter message, in the export's depth-first order, that has at
+    least two ranked, not deleted assistant replies (the OASST export format: a message's ``replies`` nest
+    beneath it; ``rank`` 0 is the best reply; an unranked reply has no ``rank``)."""
+    out: list[tuple[str, list[str], list[int]]] = []
+
+    def walk(msg: dict) -> None:
+        if msg["role"] == "prompter" and not msg.get("deleted"):
+            ranked = [r for r in msg.get("replies", []) if r["role"] == "assistant" and r.get("rank") is not None
+                      and not r.get("deleted")]  # fmt: skip
+            if len(ranked) >= 2:
+                out.append((msg["text"], [r["text"] for r in ranked], [int(r["rank"]) for r in ranked]))
+        for reply in msg.get("replies", []):
+            walk(reply)
+
+    for line in path.read_text().splitlines():
+        walk(json.loads(line)["prompt"])
+    return out
+
+
+def _marked_copy(path: Path, out: Path) -> None:
+    """The OASST sample with ``[rank=K] `` (K = OASST rank + 1) before every ranked assistant reply's text."""
+
+    def mark(msg: dict) -> None:
+        if msg["role"] == "assistant" and msg.get("rank") is not None:
+            msg["text"] = f"[rank={int(msg['rank']) + 1}] {msg['text']}"
+        for reply in msg.get("replies", []):
+            mark(reply)
+
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    for row in rows:
+        mark(row["prompt"])
+    out.write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
 def _accuracy_ties_excluded(ranks: list[list[int]], scores: list[list[float]]) -> tuple[float, int]:
@@ -45,7 +85,8 @@ def _rows(doc: dict, judge: str) -> dict[str, dict]:
 
 def test_two_planted_judges_and_their_ensemble_on_the_oasst_sample(shared: Path, tmp_path: Path) -> None:
     data = shared / "Open-Assistant" / "en_100_tree.jsonl"
-    prompts = load_ranked(str(data))
+    prompts = own_ranked(data)
+    _marked_copy(data, tmp_path / "marked.jsonl")
     server = PlantedServer(q_judge=Q)
     try:
         specs = [server.spec(f"judge-s{k}") + "?concurrency=16" for k in (1, 2)]
@@ -63,9 +104,16 @@ def test_two_planted_judges_and_their_ensemble_on_the_oasst_sample(shared: Path,
         )  # fmt: skip
         assert alone.returncode == 0, alone.stderr[-2000:]
         calls = server.stats()
+        spec3 = server.spec("judge-s3") + "?concurrency=16"
+        ranked = subprocess.run(
+            [sys.executable, "-m", "app", "eval", "--model", spec3, "--judge", spec3, *common[:2],
+             "--data", str(tmp_path / "marked.jsonl"), *common[4:], "--out", str(tmp_path / "ranked")],
+            capture_output=True, text=True, timeout=600, env=_env(),
+        )  # fmt: skip
+        assert ranked.returncode == 0, ranked.stderr[-2000:]
     finally:
         server.stop()
-    n_resp = sum(len(p.responses) for p in prompts)
+    n_resp = sum(len(responses) for _, responses, _ in prompts)
     assert n_resp == 641 and calls["judge"] == 2 * n_resp  # the single-judge run reused judge 1's judgments
     assert "calls made 0" in alone.stdout
 
@@ -79,8 +127,9 @@ def test_two_planted_judges_and_their_ensemble_on_the_oasst_sample(shared: Path,
     assert max(len(line) for line in out.splitlines()) <= 100
 
     doc = json.loads((tmp_path / "both" / "results.json").read_text())
-    ranks = [list(p.ranks) for p in prompts]
-    planted = [[[float(unranked_score(k, Q, p.prompt, r)) for r in p.responses] for p in prompts] for k in (1, 2)]
+    ranks = [rk for _, _, rk in prompts]
+    planted = [[[float(unranked_score(k, Q, prompt, r)) for r in responses] for prompt, responses, _ in prompts]
+               for k in (1, 2)]  # fmt: skip
     # each judge's row: the planted scores' accuracy, and exactly what the judge scores alone
     single = {m["metric"]: m for m in json.loads((tmp_path / "alone" / "results.json").read_text())
               ["benchmarks"]["judge"]["metrics"]}  # fmt: skip
@@ -108,6 +157,16 @@ def test_two_planted_judges_and_their_ensemble_on_the_oasst_sample(shared: Path,
     assert main["krippendorff_alpha"]["n"] == 641
     lo, hi = main["krippendorff_alpha"]["ci_low"], main["krippendorff_alpha"]["ci_high"]
     assert lo < alpha < hi and 0.3 < alpha  # the planted consensus (Q = 0.7) shows as agreement
+    # the rank-aware judge: its accuracy from the test's own ranks, far from what upside-down ranks would give
+    faithful = [judge_faithful(3, Q, prompt) for prompt, _, _ in prompts]
+    scores3 = [[5.0 if (rk == 0) == f else 1.0 for rk in rks] for (_, _, rks), f in zip(prompts, faithful, strict=True)]
+    acc3, n3 = _accuracy_ties_excluded(ranks, scores3)
+    inverted, _ = _accuracy_ties_excluded([[-r for r in rk] for rk in ranks], scores3)
+    got3 = {m["metric"]: m for m in json.loads((tmp_path / "ranked" / "results.json").read_text())
+            ["benchmarks"]["judge"]["metrics"]}  # fmt: skip
+    assert got3["pairwise_accuracy_ties_excluded"]["value"] == pytest.approx(acc3, abs=1e-12)
+    assert got3["pairwise_accuracy_ties_excluded"]["n"] == n3
+    assert abs(acc3 - inverted) > 0.2 and acc3 > 0.6  # the test sees an inversion: about Q against 1 - Q
     # the store: one judge-family row per judge and one for the ensemble (the leaderboard's evaluator table)
     with sqlite3.connect(tmp_path / "s.sqlite") as conn:
         query = "SELECT DISTINCT model FROM results WHERE benchmark = 'judge' AND run_id = ?"
@@ -121,7 +180,7 @@ def test_two_planted_judges_and_their_ensemble_on_the_oasst_sample(shared: Path,
     assert "│ judge-s1 " in shown_lb and "│ judge-s2 " in shown_lb and "│ ensemble(mean: " in shown_lb  # (folded)
     assert max(len(line) for line in shown_lb.splitlines() if line[:1] in "┏┃┡│└") <= 80
     csv_rows = (tmp_path / "lb" / "judge.csv").read_text().splitlines()
-    assert len(csv_rows) == 1 + 3 + 1  # and the single-judge run's row
+    assert len(csv_rows) == 1 + 3 + 1 + 1  # and the single-judge run's row, and the rank-aware judge's
 
 
 def _env() -> dict[str, str]:

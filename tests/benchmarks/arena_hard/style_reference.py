@@ -22,7 +22,20 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from benchmarks.arena_hard.style import StyleBattles, style_features
+from benchmarks.arena_hard.style import StyleBattles
+
+
+def style_features(model: np.ndarray, baseline: np.ndarray) -> np.ndarray:
+    """Upstream's four style columns before z-scoring, restated from show_result.py (not the product's function):
+    the length difference over the length sum, then for each markdown count (headers, lists, bold) its density
+    ``count / (length + 1)`` differenced as ``(d_model - d_baseline) / (d_model + d_baseline + 1)``. Columns of the
+    inputs: length, then the three counts. Two empty answers give NaN here, as upstream."""
+    model, baseline = model.astype(np.float64), baseline.astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        length = (model[:, 0] - baseline[:, 0]) / (model[:, 0] + baseline[:, 0])
+    d_model = model[:, 1:] / (model[:, :1] + 1)
+    d_baseline = baseline[:, 1:] / (baseline[:, :1] + 1)
+    return np.column_stack([length, (d_model - d_baseline) / (d_model + d_baseline + 1)])
 
 
 def style_fit(
