@@ -32,9 +32,15 @@ def _table(shared: Path, reps: int, only: tuple[str, ...]) -> None:
     for key, cov in table.items():
         band = tolerance(EXPECTED[key], reps)
         inside = "inside" if abs(cov - EXPECTED[key]) <= band else "OUTSIDE"
+        # the harness's own intervals should cover 0.95 +- 0.02; the peer's battle bootstrap is reproduced to show
+        # its gap, against the coverage the test computes for it
+        nominal = EXPECTED[key] == 0.95
+        within = (
+            f"0.95 +- 0.02: {'inside' if abs(cov - 0.95) <= 0.02 else 'OUTSIDE'}" if nominal else "the peer's interval"
+        )
         print(
             f"  {key[0]}.{key[1]}: {cov:.3f}  planted {PLANTED[key]}, expected {EXPECTED[key]:.3f} "
-            f"+- {band:.3f} (3 SE at {reps}): {inside}; +- 0.02: {'inside' if abs(cov - EXPECTED[key]) <= 0.02 else 'OUTSIDE'}"
+            f"+- {band:.3f} (3 SE at {reps}): {inside}; {within}"
         )
 
 

@@ -44,8 +44,8 @@ class ArenaHardParams:
     max_tokens: int = 4096  # per greedy answer
     judge_max_tokens: int = 0  # per annotator judgment; 0: judge_config.yaml's max_tokens
     # bootstrap rounds of the score's CI; show_result's default is 100, whose 2.5th and 97.5th percentiles of 100
-    # draws make the interval narrow (the question bootstrap then covers 0.935 of the time on 30 questions, the
-    # calibration test's exact computation), so the live default takes 1000 (0.954)
+    # draws make the interval narrow (the question bootstrap then covered 0.930 of 1000 planted repetitions on 30
+    # questions), so the live default takes 1000 (0.947; README, bench/calibration.py)
     rounds: int = 1000
     bootstrap_seed: int = 42  # show_result's seed
     # "questions" resamples whole questions (both games of one answer together), whose 95% CI covers 95% of the
