@@ -4,7 +4,6 @@ recording the scores in the store for `harness leaderboard`."""
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -13,19 +12,11 @@ import click
 from app.options import SEED, store_option
 
 
-def _finite(obj: Any) -> Any:
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None  # an undefined number (no parsed preference at all) is null, never NaN
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_finite(v) for v in obj]
-    return obj
-
-
 def strict_json(result: dict[str, Any]) -> str:
     """``--json`` output that any JSON parser reads: NaN and infinities become null."""
-    return json.dumps(_finite(result), indent=2, default=str, allow_nan=False)
+    from harness.files import finite
+
+    return json.dumps(finite(result), indent=2, default=str, allow_nan=False)
 
 
 def declared_rows(benchmark: str, result: dict[str, Any]) -> dict[str, list[Any]]:

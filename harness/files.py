@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 import shutil
@@ -159,9 +160,21 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
 _LINE_BREAKS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"})
 
 
+def finite(obj: Any) -> Any:
+    """``obj`` with every NaN or infinite float (nested in dicts, lists and tuples) replaced by None: an undefined
+    number is written as null, which every JSON parser reads, never as NaN, which strict parsers refuse."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [finite(v) for v in obj]
+    return obj
+
+
 def jsonl_line(row: dict[str, Any]) -> str:
-    """One JSONL line: UTF-8 JSON with the Unicode line separators escaped, ending in ``\n``."""
-    return json.dumps(row, ensure_ascii=False).translate(_LINE_BREAKS) + "\n"
+    """One JSONL line: UTF-8 JSON with the Unicode line separators escaped, ending in ``\n`` (NaN as null)."""
+    return json.dumps(finite(row), ensure_ascii=False, allow_nan=False).translate(_LINE_BREAKS) + "\n"
 
 
 def atomic_write_jsonl(path: str | os.PathLike[str], rows: Iterable[dict[str, Any]]) -> None:
@@ -169,7 +182,8 @@ def atomic_write_jsonl(path: str | os.PathLike[str], rows: Iterable[dict[str, An
 
 
 def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, ensure_ascii=False, indent=2, default=str) + "\n")
+    """``obj`` as indented UTF-8 JSON, written atomically; NaN and infinities as null (:func:`finite`)."""
+    atomic_write_text(path, json.dumps(finite(obj), ensure_ascii=False, indent=2, default=str, allow_nan=False) + "\n")
 
 
 # written into every directory harness builds: only such a directory (or an empty one) is ever replaced

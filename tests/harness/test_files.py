@@ -73,3 +73,21 @@ def test_every_yaml_reader_is_strict(tmp_path: Path, text: str, needle: str) -> 
         with pytest.raises(HarnessError) as err:
             reader(path)
         assert needle in str(err.value) and "\n" not in str(err.value), str(err.value)
+
+
+def test_undefined_numbers_are_written_as_null(tmp_path: Path) -> None:
+    # a rate over zero items or a CI that could not be computed is NaN in memory: on disk it must be null, which
+    # strict parsers (and other languages' JSON readers) accept, never the bare NaN token
+    from harness.files import atomic_write_json
+
+    doc = {"rate": float("nan"), "ci": [0.5, float("inf")], "n": 0, "nested": {"x": -float("inf"), "y": 1.5}}
+    atomic_write_json(tmp_path / "s.json", doc)
+    atomic_write_jsonl(tmp_path / "s.jsonl", [doc])
+
+    def refuse(token: str) -> None:
+        raise ValueError(token)
+
+    for name in ("s.json", "s.jsonl"):
+        text = (tmp_path / name).read_text()
+        parsed = json.loads(text, parse_constant=refuse)
+        assert parsed == {"rate": None, "ci": [0.5, None], "n": 0, "nested": {"x": None, "y": 1.5}}
