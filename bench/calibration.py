@@ -22,7 +22,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.app.test_calibration import EXPECTED, PLANTED, coverage_table, tolerance  # noqa: E402
+from tests.app.test_calibration import EXPECTED, PLANTED, Q_JUDGE, N, coverage_table, tolerance  # noqa: E402
+
+
+def seeds_luck(shared: Path, reps: int) -> float:
+    """The share of seeds 0..reps-1 whose planted judge is faithful on 18 to 27 of the 30 calibration prompts:
+    the counts for which the judge's interval holds 0.8 (its bounds move in steps of 1/30; the test's exact
+    computation), drawn by the planted server's own function on the prompts the calibration run sends."""
+    import json
+
+    from tests.benchmarks.alpaca_eval.test_scorer import BASELINE, _outputs_path
+    from tests.planted_server import judge_faithful
+
+    reference = json.loads(_outputs_path(shared, BASELINE).read_text())[:N]
+    prompts = [f"question {i}: {r['instruction']}" for i, r in enumerate(reference)]
+    counts = [sum(judge_faithful(seed, Q_JUDGE, p) for p in prompts) for seed in range(reps)]
+    return sum(18 <= k <= 27 for k in counts) / reps
 
 
 def _table(shared: Path, reps: int, only: tuple[str, ...]) -> None:
@@ -57,6 +72,10 @@ def main() -> int:
     _table(shared, args.reps, tuple(args.only.split(",")))
     if args.judge_reps:
         _table(shared, args.judge_reps, ("judge",))
+    for reps in (args.reps, args.judge_reps):
+        if reps:
+            print(f"  the judge row's seeds 0..{reps - 1}: {seeds_luck(shared, reps):.3f} of them draw 18 to 27 "
+                  f"faithful prompts of {N} (0.948 expected, the exact coverage)")  # fmt: skip
     return 0
 
 
