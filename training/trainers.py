@@ -32,7 +32,11 @@ class TrainSettings:
 def _device_args() -> dict[str, Any]:
     import torch
 
-    on_gpu = torch.cuda.is_available()
+    # `accelerate launch --cpu` sets ACCELERATE_USE_CPU=True in the launched process: the CPU is asked for on a GPU
+    # machine too (accelerate's own flag parsing, so "true", "1", "yes" all count)
+    from accelerate.utils import parse_flag_from_env
+
+    on_gpu = torch.cuda.is_available() and not parse_flag_from_env("ACCELERATE_USE_CPU")
     return {
         "use_cpu": not on_gpu,
         "bf16": on_gpu and torch.cuda.is_bf16_supported(),

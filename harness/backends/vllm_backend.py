@@ -28,12 +28,18 @@ def _external(request_id: str) -> str:
 
 
 def _is_cpu_build() -> bool:
+    """Whether the installed vLLM is its CPU build (whose per-request seeds need chunked prefill off). A probe
+    that fails is one error naming why, never a silent "no", which would turn chunked prefill on and make the
+    seeded samples unreproducible without a word."""
     try:
         from vllm.platforms import current_platform
 
         return bool(current_platform.is_cpu())
-    except Exception:  # noqa: BLE001 - platform probing must never break loading
-        return False
+    except Exception as exc:  # whatever broke, the user gets one line, not a traceback
+        detail = (str(exc).splitlines() or [""])[0]
+        raise HarnessError(
+            f"backend vllm: cannot tell whether vLLM is its CPU build ({type(exc).__name__}: {detail})"
+        ) from exc
 
 
 def _require_vllm() -> None:

@@ -54,3 +54,18 @@ def test_openai_backend_against_vllm_serve(vllm_server_b, tmp_path: Path) -> Non
     assert [[c.text for c in o] for o in generate(model, reqs, run2)] == [[c.text for c in o] for o in out]
     assert run2.stats.calls_made == 0
     model.close()
+
+
+def test_a_failed_platform_probe_is_one_error_not_a_silent_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a probe that breaks (here: a platform object without is_cpu) must not read as "not the CPU build", which would
+    # turn chunked prefill on and unseed the samples on the CPU build
+    import vllm.platforms
+
+    from harness.backends.vllm_backend import _is_cpu_build
+    from harness.types import HarnessError
+
+    monkeypatch.setattr(vllm.platforms, "current_platform", object())
+    with pytest.raises(
+        HarnessError, match=r"^backend vllm: cannot tell whether vLLM is its CPU build \(AttributeError"
+    ):
+        _is_cpu_build()

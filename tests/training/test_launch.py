@@ -7,7 +7,7 @@ import pytest
 from harness.types import HarnessError
 from training.config import TrainingSection
 from training.launch import train
-from training.trainers import TrainSettings
+from training.trainers import TrainSettings, _device_args
 
 ROWS = [
     {"messages": [{"role": "user", "content": f"What is {i} plus {i}?"}, {"role": "assistant", "content": str(2 * i)}]}
@@ -16,7 +16,20 @@ ROWS = [
 SETTINGS = TrainSettings(epochs=1, learning_rate=1e-3, batch_size=8, max_length=128, seed=0)
 
 
-def test_accelerate_launch_trains_the_same_checkpoint(tiny_model: Path, tmp_path: Path) -> None:
+def test_cpu_is_asked_for_by_accelerates_flag(monkeypatch: pytest.MonkeyPatch) -> None:
+    # on a GPU machine as on this one: `--cpu` (ACCELERATE_USE_CPU) means CPU training, fp32, no checkpointing
+    for value in ("True", "1", "yes"):
+        monkeypatch.setenv("ACCELERATE_USE_CPU", value)
+        args = _device_args()
+        assert (args["use_cpu"], args["bf16"], args["gradient_checkpointing"]) == (True, False, False), value
+
+
+def test_accelerate_launch_trains_the_same_checkpoint(
+    tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the launched run has `--cpu`; the in-process run is asked for the CPU the same way, so that on a GPU machine
+    # the two compare CPU with CPU (byte for byte) rather than a CUDA bf16 run with a CPU one
+    monkeypatch.setenv("ACCELERATE_USE_CPU", "True")
     here = train("sft", tiny_model, ROWS, tmp_path / "inprocess", SETTINGS)
     launched = train(
         "sft", tiny_model, ROWS, tmp_path / "accelerate", SETTINGS,
