@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 
 from harness.types import Completion, Request
@@ -21,3 +22,11 @@ class Scripted:
 
     def close(self) -> None:
         pass
+
+
+def content_seed(seed: int, *content: str) -> int:
+    """The seed a judge request should carry, by the test's own arithmetic (the documented rule of
+    ``SamplingParams.seeded_for``): the first 8 bytes of blake2b over the seed and the content joined by \x1f, big
+    endian, modulo 2**31. A hash of its own, never Python's per-process ``hash()``."""
+    digest = hashlib.blake2b("\x1f".join((str(seed), *content)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % 2**31

@@ -8,7 +8,7 @@ import pytest
 
 from harness.runner import Run
 from harness.store import Store
-from harness.types import Completion, HarnessError, Request, SamplingParams
+from harness.types import Completion, HarnessError, Request
 from judges.meta import (
     ELO_SCALE,
     Battle,
@@ -19,7 +19,7 @@ from judges.meta import (
     meta_judge_biases,
     position_weights,
 )
-from tests.judges.scripted import Scripted
+from tests.judges.scripted import Scripted, content_seed
 
 
 def expected_wins(strength: np.ndarray, games: float) -> np.ndarray:
@@ -146,7 +146,7 @@ def test_meta_judge_asks_every_ordered_pair(tmp_path: Path) -> None:
     # one seed per ordered pair, derived from seed 3 and the pair: independent draws, the same in every process
     seeds = [r.params.seed for r in model.requests]
     assert len(set(seeds)) == 6
-    assert seeds[0] == SamplingParams(seed=3).seeded_for("q", "r", "Score: 2", "Score: 5").seed
+    assert seeds[0] == content_seed(3, "q", "r", "Score: 2", "Score: 5")
     assert MetaJudge(model, run, seed=4).params.seeded_for("q").seed != judge.params.seeded_for("q").seed
     matrix, _, _ = battle_matrix(battles, 3)
     assert choose_pair(elo_scores(matrix), random.Random(0)) == (1, 0)

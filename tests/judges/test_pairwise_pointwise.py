@@ -9,7 +9,7 @@ import pytest
 
 from harness.runner import Run
 from harness.store import Store
-from harness.types import Completion, HarnessError, Request, SamplingParams
+from harness.types import Completion, HarnessError, Request
 from judges.pairwise import (
     PairwiseJudge,
     PairwiseVerdict,
@@ -18,7 +18,7 @@ from judges.pairwise import (
     verdict_from_preferences,
 )
 from judges.pointwise import PointwiseJudge, PointwiseScore
-from tests.judges.scripted import Scripted
+from tests.judges.scripted import Scripted, content_seed
 
 
 @pytest.mark.parametrize(
@@ -107,8 +107,7 @@ def test_pointwise_judge_one_request_per_item(tmp_path: Path) -> None:
     res = PointwiseJudge(model, run, n=3, seed=5).score([("q1", "r1"), ("q2", "r2")])
     assert len(model.requests) == 2 and all(r.params.n == 3 for r in model.requests)
     # each item's request gets its own seed, derived from seed 5 and the item
-    assert [r.params.seed for r in model.requests] == [SamplingParams(seed=5).seeded_for(q, r).seed
-                                                        for q, r in (("q1", "r1"), ("q2", "r2"))]  # fmt: skip
+    assert [r.params.seed for r in model.requests] == [content_seed(5, "q1", "r1"), content_seed(5, "q2", "r2")]
     assert model.requests[0].params.seed != model.requests[1].params.seed
     assert [r.scores for r in res] == [[4.0, None, None]] * 2  # "no score" and the out-of-range 9 fail
     assert (res[0].mean, res[0].n_failed) == (4.0, 2)

@@ -91,19 +91,25 @@ def test_style_features_by_hand() -> None:
     assert got[1].tolist() == [0.0, 0.0, 0.0, 0.0]  # both empty: 0 (upstream divides 0 by 0)
 
 
-def _write_v01(root: Path, seed: int = 0, questions: int = 120) -> tuple[Path, Path]:
-    """A v0.1 answer + judgment set where the judge prefers the longer answer and nothing else differs."""
+def _write_v01(root: Path, seed: int = 0, questions: int = 120) -> tuple[Path, Path, st.StyleBattles]:
+    """A v0.1 answer + judgment set where the judge prefers the longer answer and nothing else differs, and the
+    battle rows it holds, built here from what was written (not by the code under test): per judgment file in
+    name order (as show_result globs them) and question order, game 1's value then game 2's (1 win, 0.5 tie, 0
+    loss for the model), each with both answers' style features (token_len; one header, two list items and one
+    bold span where the answer has them)."""
     rng = np.random.default_rng(seed)
     lengths = {"long": (600, 1000), "short": (40, 160), "mixed": (40, 1000), "gpt-4-0314": (250, 450)}
     answers, judgments = root / "model_answer", root / "model_judgment" / "judge"
     answers.mkdir(parents=True)
     judgments.mkdir(parents=True)
     tokens = {m: rng.integers(lo, hi, size=questions) for m, (lo, hi) in lengths.items()}
+    features: dict[str, list[list[int]]] = {m: [] for m in lengths}
     for m in lengths:
         with (answers / f"{m}.jsonl").open("w") as f:
             for q in range(questions):
                 # markdown at random (every column varies, as upstream's fit needs), unrelated to the verdicts
                 marks = (rng.random(3) < 0.5).astype(int).tolist()
+                features[m].append([int(tokens[m][q]), marks[0], 2 * marks[1], marks[2]])
                 text = "# h\n" * marks[0] + "word " * int(tokens[m][q]) + "\n- item\n- item\n" * marks[1]
                 text += " **b**" * marks[2]
                 turn = {"content": text, "token_len": int(tokens[m][q])}
@@ -111,19 +117,30 @@ def _write_v01(root: Path, seed: int = 0, questions: int = 120) -> tuple[Path, P
                     json.dumps({"question_id": f"q{q}", "model_id": m, "choices": [{"index": 0, "turns": [turn]}]})
                     + "\n"
                 )
+    values: dict[str, list[list[float]]] = {}
     for m in ("long", "short", "mixed"):
         with (judgments / f"{m}.jsonl").open("w") as f:
             for q in range(questions):
                 lm, lb = tokens[m][q], tokens["gpt-4-0314"][q]
                 p = 1 / (1 + np.exp(-4 * (lm - lb) / (lm + lb)))  # P(model wins) grows with its relative length
-                games = []
+                games, row = [], []
                 for k in range(2):
                     u = rng.random()
                     won = "B>A" if k == 0 else "A>B"
                     lost = "A>B" if k == 0 else "B>A"
                     games.append({"score": won if u < 0.9 * p else ("A=B" if u < 0.9 * p + 0.1 else lost)})
+                    row.append(1.0 if u < 0.9 * p else 0.5 if u < 0.9 * p + 0.1 else 0.0)
+                values.setdefault(m, []).append(row)
                 f.write(json.dumps({"question_id": f"q{q}", "model": m, "judge": "judge", "games": games}) + "\n")
-    return answers, judgments
+    names = sorted(values)
+    order = [(m, q, v) for m in names for q in range(questions) for v in values[m][q]]
+    battles = st.StyleBattles(
+        tuple(names), "gpt-4-0314", np.array([names.index(m) for m, _, _ in order], np.int64),
+        np.array([q for _, q, _ in order], np.int64), np.array([v for _, _, v in order], np.float64),
+        np.array([features[m][q] for m, q, _ in order], np.float64),
+        np.array([features["gpt-4-0314"][q] for _, q, _ in order], np.float64),
+    )  # fmt: skip
+    return answers, judgments, battles
 
 
 def _v01_battles(answers: Path, judgments: Path) -> st.StyleBattles:
@@ -139,7 +156,7 @@ def test_longer_answers_win_so_length_gets_a_positive_coefficient_and_control_mo
 ) -> None:
     from benchmarks.arena_hard.scorer import score_arena_hard
 
-    answers, judgments = _write_v01(tmp_path)
+    answers, judgments, battles = _write_v01(tmp_path)
     plain = score_arena_hard(answers, judgments, seed=1)["models"]
     res = st.score_style_control(answers, [judgments], version="v0.1", seed=1, rounds=40)
     coef = res["coefficients"]["token_len"]
@@ -150,7 +167,6 @@ def test_longer_answers_win_so_length_gets_a_positive_coefficient_and_control_mo
     assert abs(ours["short"] - 50) < abs(plain["short"]["score"] - 50) - 10
     # upstream's own fit (float32 LBFGS, 50 fixed steps) on the same rows and resamples moves them the same way;
     # it stops short of the optimum (here by up to ~2 points), so its values are not compared
-    battles = _v01_battles(answers, judgments)
     up_scores, up_coefs = ref.style_fit(battles, seed=1, rounds=40)
     for m in ours:
         assert np.sign(ours[m] - plain[m]["score"]) == np.sign(up_scores[m] - plain[m]["score"]), m
@@ -174,7 +190,7 @@ def test_fixture_fit_is_reproducible_and_leaves_a_constant_column_out(shared: Pa
 
 
 def test_cli_style_control_v01_and_bad_input(tmp_path: Path) -> None:
-    answers, judgments = _write_v01(tmp_path, questions=40)
+    answers, judgments, _ = _write_v01(tmp_path, questions=40)
     args = [sys.executable, "-m", "app", "score", "arena_hard", "--judgments", str(judgments)]
     res = subprocess.run([*args, "--answers", str(answers), "--style-control", "--json"], capture_output=True,
                          text=True, timeout=120)  # fmt: skip
@@ -238,7 +254,7 @@ def test_v2_style_control_on_the_official_baseline_answers(shared: Path, tmp_pat
 
 
 def test_answers_read_in_worker_processes_equal_the_serial_read(tmp_path: Path) -> None:
-    answers, _ = _write_v01(tmp_path, questions=30)
+    answers, _, _ = _write_v01(tmp_path, questions=30)
     for k in range(6):  # 10 files: enough for the worker pool
         (answers / f"copy-{k}.jsonl").write_text((answers / "long.jsonl").read_text())
     serial = {}

@@ -34,6 +34,9 @@ ROWS = [
     ("j1", "org/m2", "u2", "hard_prompt", "A=B", "B>A"),  # game 2 loss, game 1 tie: [0, 0.5]
     ("j1", "m1", "u9", "creative_writing", "A<B", "A>B"),  # another category: [1, 1]
 ]
+# each row's battle values by hand, in upstream's order (game 2's value, then one minus game 1's; a strong verdict
+# three times); None: the row is dropped
+BATTLES = [[1, 1], [0.5, 1, 1, 1], None, None, [0, 0, 0, 0.5], [1, 0, 0, 0], [0, 0.5], [1, 1]]
 # by hand: m1 hard_prompt = (2 + 3.5 + 0.5) / 10 battles = 60 %, 2 rows dropped; m2 = 1.5 / 6 = 25 %, none dropped
 EXPECTED = {"m1": (60.0, 10, 2), "m2": (25.0, 6, 0)}
 
@@ -54,11 +57,13 @@ def judged(tmp_path: Path) -> list[Path]:
     return [dirs["j1"], dirs["j2"]]
 
 
-def _upstream_bootstrap(rows: list[v2.Row], category: str, seed: int, rounds: int) -> pd.DataFrame:
-    """show_result.py's non-style path restated with pandas: explode the battle values, then per round
+def _upstream_bootstrap(category: str, seed: int, rounds: int) -> pd.DataFrame:
+    """show_result.py's non-style path restated with pandas on the hand-written :data:`BATTLES` (models named
+    without their path, as upstream): explode the battle values, then per round
     ``groupby("model").sample(frac=1.0, replace=True).groupby("model").mean()`` after np.random.seed(seed)."""
-    recs = [{"model": r.model, "scores": v2.battle_values(r.labels)} for r in rows if r.category == category]
-    df = pd.DataFrame([x for x in recs if x["scores"]]).explode("scores")
+    recs = [{"model": model.split("/")[-1], "scores": values}
+            for (_, model, _, cat, _, _), values in zip(ROWS, BATTLES, strict=True) if cat == category and values]  # fmt: skip
+    df = pd.DataFrame(recs).explode("scores")
     df["scores"] = df["scores"].astype(float)
     np.random.seed(seed)
     boots = [df.groupby("model").sample(frac=1.0, replace=True).groupby("model")["scores"].mean()
@@ -80,7 +85,7 @@ def test_point_scores_and_dropped_rows_are_the_hand_counts(judged: list[Path]) -
 def test_bootstrap_equals_upstreams_pandas_stream_and_is_reproducible(judged: list[Path]) -> None:
     rows = v2.load_judgments(judged)
     ours = v2.score_rows(rows, category="hard_prompt", seed=7, rounds=100)
-    ref = _upstream_bootstrap(rows, "hard_prompt", seed=7, rounds=100)
+    ref = _upstream_bootstrap("hard_prompt", seed=7, rounds=100)
     for model in ("m1", "m2"):
         m = ours["models"][model]
         assert m["score"] == pytest.approx(ref[model].mean(), abs=1e-12)  # upstream prints the mean of the rounds
