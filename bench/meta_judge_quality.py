@@ -1,6 +1,7 @@
 """Does the meta-judge pick the better judgment? The judge pairs of a Meta-Rewarding run, against the answer key.
 
-    python bench/meta_judge_quality.py [--run demo/run]
+    python bench/meta_judge_quality.py [--run demo/run] [--probe CKPT | --no-probe] [--temperatures 0.8]
+                                       [--samples 1,2,4,8]
 
 Each iteration's ``iter_N/judge_pairs.jsonl`` holds the DPO pairs the meta-judge chose for the judge: one prompt
 (the judge's prompt, with the question and the response judged) and two judgments, chosen and rejected. The loop
@@ -10,6 +11,13 @@ final score is closer to it. A pair is *decided* when one is strictly closer. Th
 chosen judgment is the closer one is the meta-judge's pair quality: 0.5 is chance, and the judge can learn from its
 pairs only where it is above 0.5. Printed per iteration with a 95% Wilson interval and a two-sided binomial test
 against 0.5. The default run is the demo's (``make demo`` first).
+
+Then (``--no-probe`` skips it) it asks the meta-judge of ``--probe CKPT`` (the run's M1 by default) afresh about
+every pair of iteration 1's judgments of one response whose two scores differ and whose distances to the reference
+score differ (not only the pairs the loop selected), in both orders, at each temperature of ``--temperatures`` (the run's meta-judge
+prompt, 40 tokens, top-p 0.95): the share of pairs it decides (one judgment wins both orders) for the better
+judgment, the share it leaves tied, and its first-position rate; with ``--samples`` verdicts per order (fresh
+seeds), summed, to tell a weak signal from luck.
 """
 
 from __future__ import annotations
@@ -49,9 +57,70 @@ def pair_outcome(row: dict) -> str:
     return "closer" if dc < dr else "farther" if dc > dr else "equal"
 
 
+def probe(run_dir: Path, checkpoint: str, temperatures: list[float], samples: list[int]) -> None:
+    """The meta-judge of ``checkpoint`` on iteration 1's judgment pairs with different scores (module doc)."""
+    import tempfile
+
+    from harness.backends import load_model
+    from harness.runner import Run
+    from harness.store import Store
+    from judges.meta import MetaJudge
+
+    manifest = json.loads((run_dir / "iter_1" / "judge_pairs.manifest.json").read_text())
+    prompt = manifest["config"]["judge"]["meta_prompt"]  # the run's own meta-judge prompt
+    items, better = [], []
+    for line in (run_dir / "iter_1" / "judgments.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        for response, texts, scores in zip(row["responses"], row["judgments"], row["scores"], strict=True):
+            ref = reference_judgment(row["prompt"], response)
+            if ref is None or len(texts) < 2 or None in scores[:2] or scores[0] == scores[1]:
+                continue
+            d0, d1 = abs(scores[0] - ref[1]), abs(scores[1] - ref[1])
+            if d0 != d1:
+                items.append((row["prompt"], response, list(texts[:2])))
+                better.append(0 if d0 < d1 else 1)
+    print(f"probe: the meta-judge of {checkpoint} on {len(items)} pairs of iteration 1's judgments (scores differ)")
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(Path(tmp) / "s.sqlite")
+        model = load_model(f"hf:{checkpoint}?batch_size=64", store=store)
+        run = Run.start(store, "meta_judge_quality", {})
+        for t in temperatures:
+            # several independent samples per order (seeds 13, 14, ...): each verdict sampled afresh, the wins summed
+            draws = [MetaJudge(model, run, prompt=prompt, temperature=t, top_p=0.95, max_tokens=40, seed=13 + s)
+                     .battles_many(items) for s in range(max(samples))]  # fmt: skip
+            for k in samples:
+                right = wrong = tied = first = parsed = 0
+                for i, good in enumerate(better):
+                    wins = [0, 0]
+                    for b in (b for d in draws[:k] for b in d[i]):
+                        if b.winner is not None:
+                            parsed += 1
+                            first += b.winner == 1
+                            wins[b.first if b.winner == 1 else b.second] += 1
+                    if wins[0] == wins[1]:
+                        tied += 1
+                    elif (wins[0] > wins[1]) == (good == 0):
+                        right += 1
+                    else:
+                        wrong += 1
+                decided = right + wrong
+                verdict = "none decided"
+                if decided:
+                    low, high = wilson(right, decided)
+                    verdict = f"{right / decided:.3f} [{low:.3f}, {high:.3f}]"
+                print(f"  temperature {t:g}, {k} sample(s) per order: better judgment in {right} of {decided} decided "
+                      f"= {verdict}; tied {tied} of {len(items)}; first position wins "
+                      f"{first / parsed if parsed else float('nan'):.3f} of {parsed} parsed battles")  # fmt: skip
+        model.close()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--run", default=str(ROOT / "demo" / "run"), help="a harness iterate output directory")
+    ap.add_argument("--probe", default="", help="the checkpoint whose meta-judge is re-asked (default: the run's M1)")
+    ap.add_argument("--no-probe", action="store_true", help="only score the run's own judge pairs")
+    ap.add_argument("--temperatures", default="0.8", help="the probe's meta-judge temperatures (0: greedy)")
+    ap.add_argument("--samples", default="1,2,4,8", help="the probe's verdicts per order, summed")
     args = ap.parse_args()
     files = sorted(Path(args.run).glob("iter_*/judge_pairs.jsonl"))
     if not files:
@@ -74,6 +143,10 @@ def main() -> int:
         print(f"  {path.parent.name}: {len(rows)} pairs; chosen nearer in {counts['closer']} of {decided} decided "
               f"= {counts['closer'] / decided:.3f} [{low:.3f}, {high:.3f}], p = {p:.2f} against 0.5 "
               f"(equal {counts['equal']}, unscored {counts['unscored']})")  # fmt: skip
+    if not args.no_probe:
+        checkpoint = args.probe or str(Path(args.run) / "m1")
+        temperatures = [float(t) for t in args.temperatures.split(",")]
+        probe(Path(args.run), checkpoint, temperatures, [int(k) for k in args.samples.split(",")])
     return 0
 
 
