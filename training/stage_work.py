@@ -86,18 +86,32 @@ def build_eft(loop: StageContext, model_dir: Path) -> Rows:
                 if ref is not None:
                     judged.append(eft.JudgedResponse(resp, rank, ref[0], float(ref[1])))
             prompt_items.append(eft.PromptJudgments(r["prompt"], judged))
-            ref0 = taskworld.reference_judgment(r["prompt"], r["responses"][0])
-            if ref0 is None:
-                continue
-            other = (ref0[1] + 2 + i % 3) % 6
-            meta = taskworld.reference_meta_judgment(r["prompt"], r["responses"][0], other, seed=cfg.seed + i)
-            if meta is None:
-                continue
-            (ja, jb), text = meta
-            msgs = meta_template.to_messages_dicts(
-                instruction=r["prompt"], response=r["responses"][0], judgment_a=ja, judgment_b=jb
-            )
-            meta_rows.append({"messages": [*msgs, {"role": "assistant", "content": text}], "score": None})
+            per_prompt = min(cfg.eft.meta_examples_per_prompt, len(r["responses"]))
+            for k in range(per_prompt):
+                # u = i with one example per prompt: the seeds and error kinds of the original single-example data
+                u, judged_response = i * per_prompt + k, r["responses"][k]
+                ref0 = taskworld.reference_judgment(r["prompt"], judged_response)
+                if ref0 is None:
+                    continue
+                meta = None
+                if cfg.eft.meta_errors[u % len(cfg.eft.meta_errors)] == "copy":
+                    # a consistent judgment of another of the prompt's responses, whose answer differs
+                    for alt in (x for x in r["responses"] if x != judged_response):
+                        meta = taskworld.reference_meta_judgment_copy(
+                            r["prompt"], judged_response, alt, seed=cfg.seed + u
+                        )
+                        if meta is not None:
+                            break
+                if meta is None:
+                    other = (ref0[1] + 2 + u % 3) % 6
+                    meta = taskworld.reference_meta_judgment(r["prompt"], judged_response, other, seed=cfg.seed + u)
+                if meta is None:
+                    continue
+                (ja, jb), text = meta
+                msgs = meta_template.to_messages_dicts(
+                    instruction=r["prompt"], response=judged_response, judgment_a=ja, judgment_b=jb
+                )
+                meta_rows.append({"messages": [*msgs, {"role": "assistant", "content": text}], "score": None})
     kept = eft.filter_agreeing(prompt_items)
     sampled = eft.downsample_most_common(kept, seed=cfg.eft.seed)
     template = load_prompt(cfg.judge.prompt)

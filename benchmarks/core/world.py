@@ -360,6 +360,35 @@ def reference_meta_judgment(prompt: str, response: str, other_score: int, seed: 
     return pair, text
 
 
+def reference_meta_judgment_copy(
+    prompt: str, response: str, other_response: str, seed: int
+) -> tuple[list[str], str] | None:
+    """Two judgments of ``response``: the reference one, and the reference judgment of ``other_response`` (a
+    consistent check of another answer, the error a tiny judge makes when it miscopies the answer), in a seeded
+    order, with the meta-judgment an ideal meta-judge writes: it names the answer the wrong judgment copied.
+
+    None for a non-task-world prompt or an ``other_response`` with the same answer (or, like it, none)."""
+    task = parse_task(prompt)
+    right, wrong = reference_judgment(prompt, response), reference_judgment(prompt, other_response)
+    if task is None or right is None or wrong is None:
+        return None
+    numeric = task.answer.lstrip("-").isdigit()
+
+    def answered(text: str) -> str | None:  # what a judgment of this response says it answers (None: no answer)
+        return None if response_quality(task, text) == "off_topic" else final_answer(text, numeric)
+
+    said, copied = answered(response), answered(other_response)
+    if said == copied:
+        return None
+    first_is_right = random.Random(seed).random() < 0.5
+    pair = [right[0], wrong[0]] if first_is_right else [wrong[0], right[0]]
+    winner, loser = ("A", "B") if first_is_right else ("B", "A")
+    claim = "does not answer" if copied is None else f"answers {copied}"
+    truth = "gives no answer" if said is None else f"answers {said}"
+    text = f"Judgment {loser} says the response {claim}, but the response {truth}.\nWinner: Judgement {winner}"
+    return pair, text
+
+
 def pretraining_corpus(n_docs: int, seed: int) -> list[str]:
     """Plain text for pretraining the tiny base model: facts of the world (sums, successors, comparisons,
     doublings, word lists), questions with answers, lists of exercises, and corrected exercises (an attempted

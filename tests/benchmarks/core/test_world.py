@@ -149,3 +149,32 @@ def test_review_corpus_is_mostly_reviews_right_or_wrong_at_even_odds() -> None:
     assert set(verdicts) <= {"wrong", "correct, relevant and concise"}
     wrong = sum(v == "wrong" for v in verdicts) / len(verdicts)
     assert 0.4 < wrong < 0.6  # attempts right or wrong at even odds
+
+
+def test_copy_error_meta_judgment_names_the_miscopied_answer() -> None:
+    # "What is 35 - 4?" answered 31: the wrong judgment is a consistent judgment of the answer 30 (by hand: the
+    # reference judgment of "The answer is 30."), and the meta-judgment names what it copied and what was said
+    prompt, said, other = "What is 35 - 4?", "The answer is 31.", "The answer is 30."
+    got = tw.reference_meta_judgment_copy(prompt, said, other, seed=0)
+    assert got is not None
+    (a, b), text = got
+    right = "The response answers 31. Check: 35 - 4 = 31; the response says 31. Compare: 3 3 same, 1 1 same. " \
+            "The answer is correct, relevant and concise.\nScore: 5"  # fmt: skip
+    wrong = "The response answers 30. Check: 35 - 4 = 31; the response says 30. Compare: 3 3 same, 1 0 different. " \
+            "The answer is wrong.\nScore: 2"  # fmt: skip
+    assert {a, b} == {right, wrong}
+    winner = "A" if a == right else "B"
+    loser = "B" if winner == "A" else "A"
+    assert (
+        text
+        == f"Judgment {loser} says the response answers 30, but the response answers 31.\nWinner: Judgement {winner}"
+    )
+    # an off-topic response: the wrong judgment claims an answer, the right one says there is none
+    (_, _), text = tw.reference_meta_judgment_copy(prompt, "I like turtles.", said, seed=1)  # type: ignore[misc]
+    assert text.startswith("Judgment ") and "says the response answers 31, but the response gives no answer." in text
+    # the same answer twice, or a prompt outside the task world: no example
+    assert tw.reference_meta_judgment_copy(prompt, said, "I think the answer is 31.", seed=0) is None
+    assert tw.reference_meta_judgment_copy("Tell me a joke.", said, other, seed=0) is None
+    # both orders occur over seeds
+    orders = {tw.reference_meta_judgment_copy(prompt, said, other, seed=s)[0][0] == right for s in range(20)}  # type: ignore[index]
+    assert orders == {True, False}
