@@ -8,8 +8,9 @@ holds the planted value beside the coverage it should reach. Needs ../shared/dat
 outputs). The test asserts the same table over 200 repetitions; this script runs 1000 (a share's standard error
 about 0.007) and says, per row, whether it lies within the test's band (3 standard errors) and within 0.95 +- 0.02.
 Then it repeats the judge alone 3000 times (about 10 minutes): its interval over 30 two-response prompts is
-decided by the number of faithful prompts (it holds 0.8 for 18 to 27 of 30), so the 1000 seeds' own binomial luck
-moves the share (937 of seeds 0..999 draw 18 to 27, against 0.948 in expectation), and 3000 halve that error.
+decided by the number of faithful prompts (:func:`covered_counts`), so the seeds' own binomial luck moves the share
+(printed: the share of seeds 0..reps-1 that draw a covered number, against 0.948 in expectation), and 3000
+repetitions shrink that error.
 """
 
 from __future__ import annotations
@@ -22,22 +23,32 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.app.test_calibration import EXPECTED, PLANTED, Q_JUDGE, N, coverage_table, tolerance  # noqa: E402
+from tests.app.test_calibration import EXPECTED, PLANTED, Q_JUDGE, N, coverage_table, judge_prompts, tolerance  # noqa: E402
 
 
-def seeds_luck(shared: Path, reps: int) -> float:
-    """The share of seeds 0..reps-1 whose planted judge is faithful on 18 to 27 of the 30 calibration prompts:
-    the counts for which the judge's interval holds 0.8 (its bounds move in steps of 1/30; the test's exact
-    computation), drawn by the planted server's own function on the prompts the calibration run sends."""
-    import json
+def covered_counts() -> set[int]:
+    """The numbers k of faithful prompts (of N) for which the judge's pairwise-accuracy interval holds Q_JUDGE:
+    the live interval (``judge_quality_report``, its seed) on N two-response prompts, the first k ordered as the
+    humans order them. Its bounds move in steps of 1/N, so coverage is decided by k alone (up to the arrangement,
+    which moves a bound by at most one step at the edges)."""
+    from benchmarks.judge.metrics import JudgedPrompt, judge_quality_report
 
-    from tests.benchmarks.alpaca_eval.test_scorer import BASELINE, _outputs_path
+    covered = set()
+    for k in range(N + 1):
+        prompts = [JudgedPrompt((0, 1), (5.0, 1.0) if i < k else (1.0, 5.0), f"p{i}") for i in range(N)]
+        m = next(x for x in judge_quality_report(prompts) if x.name == "pairwise_accuracy")
+        covered |= {k} if m.ci_low is not None and m.ci_low <= Q_JUDGE <= m.ci_high else set()
+    return covered
+
+
+def seeds_luck(shared: Path, reps: int, covered: set[int]) -> float:
+    """The share of seeds 0..reps-1 whose planted judge is faithful on a covered number of the N calibration
+    prompts, drawn by the planted server's own function on the prompts the calibration run sends."""
     from tests.planted_server import judge_faithful
 
-    reference = json.loads(_outputs_path(shared, BASELINE).read_text())[:N]
-    prompts = [f"question {i}: {r['instruction']}" for i, r in enumerate(reference)]
+    prompts = judge_prompts(shared)
     counts = [sum(judge_faithful(seed, Q_JUDGE, p) for p in prompts) for seed in range(reps)]
-    return sum(18 <= k <= 27 for k in counts) / reps
+    return sum(k in covered for k in counts) / reps
 
 
 def _table(shared: Path, reps: int, only: tuple[str, ...]) -> None:
@@ -72,10 +83,12 @@ def main() -> int:
     _table(shared, args.reps, tuple(args.only.split(",")))
     if args.judge_reps:
         _table(shared, args.judge_reps, ("judge",))
+    covered = covered_counts()
     for reps in (args.reps, args.judge_reps):
         if reps:
-            print(f"  the judge row's seeds 0..{reps - 1}: {seeds_luck(shared, reps):.3f} of them draw 18 to 27 "
-                  f"faithful prompts of {N} (0.948 expected, the exact coverage)")  # fmt: skip
+            print(f"  the judge row's seeds 0..{reps - 1}: {seeds_luck(shared, reps, covered):.3f} of them draw "
+                  f"{min(covered)} to {max(covered)} faithful prompts of {N}, the counts its interval covers "
+                  f"(0.948 expected, the exact coverage)")  # fmt: skip
     return 0
 
 

@@ -81,6 +81,13 @@ def tolerance(expected: float, reps: int) -> float:
     return 3 * math.sqrt(expected * (1 - expected) / reps)
 
 
+def judge_prompts(shared: Path) -> list[str]:
+    """The judge benchmark's N calibration prompts (the first N AlpacaEval instructions, numbered), as the planted
+    judge sees them: its faithful draws are made on these texts."""
+    reference = json.loads(_outputs_path(shared, BASELINE).read_text())[:N]
+    return [f"question {i}: {r['instruction']}" for i, r in enumerate(reference)]
+
+
 def _hits(shared: Path, tmp: Path, reps: range, only: tuple[str, ...]) -> dict[tuple[str, str], int]:
     """How many of the repetitions ``reps`` (their seeds) have a 95% CI that holds each planted value."""
     from app.eval import run_eval
@@ -89,9 +96,8 @@ def _hits(shared: Path, tmp: Path, reps: range, only: tuple[str, ...]) -> dict[t
     tmp.mkdir(parents=True, exist_ok=True)
     reference = json.loads(_outputs_path(shared, BASELINE).read_text())[:N]
     (tmp / "reference.json").write_text(json.dumps(reference))
-    ranked = [{"id": f"p{i}", "prompt": f"question {i}: {r['instruction']}",
-               "responses": [f"[rank=1] answer {i}", f"[rank=2] answer {i}"], "ranks": [1, 2]}
-              for i, r in enumerate(reference)]  # fmt: skip
+    ranked = [{"id": f"p{i}", "prompt": prompt, "responses": [f"[rank=1] answer {i}", f"[rank=2] answer {i}"],
+               "ranks": [1, 2]} for i, prompt in enumerate(judge_prompts(shared))]  # fmt: skip
     (tmp / "ranked.jsonl").write_text("".join(json.dumps(r) + "\n" for r in ranked))
     server = PlantedServer(p_win=P_WIN, rating1=0, retry_every=0, q_judge=Q_JUDGE)
     planted = {key: value for key, value in PLANTED.items() if key[0] in only}
