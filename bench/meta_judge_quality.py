@@ -1,7 +1,7 @@
 """Does the meta-judge pick the better judgment? The judge pairs of a Meta-Rewarding run, against the answer key.
 
     python bench/meta_judge_quality.py [--run demo/run] [--probe CKPT | --no-probe] [--temperatures 0.8]
-                                       [--samples 1,2,4,8]
+                                       [--samples 1,2,4,8] [--synthetic N]
 
 Each iteration's ``iter_N/judge_pairs.jsonl`` holds the DPO pairs the meta-judge chose for the judge: one prompt
 (the judge's prompt, with the question and the response judged) and two judgments, chosen and rejected. The loop
@@ -15,9 +15,16 @@ against 0.5. The default run is the demo's (``make demo`` first).
 Then (``--no-probe`` skips it) it asks the meta-judge of ``--probe CKPT`` (the run's M1 by default) afresh about
 every pair of iteration 1's judgments of one response whose two scores differ and whose distances to the reference
 score differ (not only the pairs the loop selected), in both orders, at each temperature of ``--temperatures`` (the run's meta-judge
-prompt, 40 tokens, top-p 0.95): the share of pairs it decides (one judgment wins both orders) for the better
+prompt and token budget, top-p 0.95): the share of pairs it decides (one judgment wins both orders) for the better
 judgment, the share it leaves tied, and its first-position rate; with ``--samples`` verdicts per order (fresh
 seeds), summed, to tell a weak signal from luck.
+
+``--synthetic N`` then asks the same meta-judge about planted pairs whose better judgment is known by
+construction, per task kind: for each of N fresh training-partition tasks, the reference judgment of a response
+against a consistent judgment of another answer (the miscopy a tiny judge makes), once for a wrong response (the
+other judgment copies the right answer and says correct) and once for a right one (the other copies a wrong answer);
+one verdict per order at the first ``--temperatures``. It tells a meta-judge that cannot check claims from one
+that can, where the model's own pairs leave room for neither.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.core import world  # noqa: E402
 from benchmarks.core.world import reference_judgment  # noqa: E402
 from judges.parse import parse_score  # noqa: E402
 
@@ -67,7 +75,8 @@ def probe(run_dir: Path, checkpoint: str, temperatures: list[float], samples: li
     from judges.meta import MetaJudge
 
     manifest = json.loads((run_dir / "iter_1" / "judge_pairs.manifest.json").read_text())
-    prompt = manifest["config"]["judge"]["meta_prompt"]  # the run's own meta-judge prompt
+    prompt = manifest["config"]["judge"]["meta_prompt"]  # the run's own meta-judge prompt and token budget
+    max_tokens = int(manifest["config"]["iteration"].get("meta_judge_max_tokens", 40))
     items, better = [], []
     for line in (run_dir / "iter_1" / "judgments.jsonl").read_text().splitlines():
         row = json.loads(line)
@@ -86,7 +95,7 @@ def probe(run_dir: Path, checkpoint: str, temperatures: list[float], samples: li
         run = Run.start(store, "meta_judge_quality", {})
         for t in temperatures:
             # several independent samples per order (seeds 13, 14, ...): each verdict sampled afresh, the wins summed
-            draws = [MetaJudge(model, run, prompt=prompt, temperature=t, top_p=0.95, max_tokens=40, seed=13 + s)
+            draws = [MetaJudge(model, run, prompt=prompt, temperature=t, top_p=0.95, max_tokens=max_tokens, seed=13 + s)
                      .battles_many(items) for s in range(max(samples))]  # fmt: skip
             for k in samples:
                 right = wrong = tied = first = parsed = 0
@@ -114,6 +123,56 @@ def probe(run_dir: Path, checkpoint: str, temperatures: list[float], samples: li
         model.close()
 
 
+def synthetic(run_dir: Path, checkpoint: str, n: int, temperature: float) -> None:
+    """The meta-judge of ``checkpoint`` on planted claim pairs, per task kind (module doc)."""
+    import random
+    import tempfile
+
+    from harness.backends import load_model
+    from harness.runner import Run
+    from harness.store import Store
+    from judges.meta import MetaJudge
+
+    manifest = json.loads((run_dir / "iter_1" / "judge_pairs.manifest.json").read_text())
+    prompt = manifest["config"]["judge"]["meta_prompt"]
+    max_tokens = int(manifest["config"]["iteration"].get("meta_judge_max_tokens", 40))
+    rng = random.Random(5)
+    items, kinds = [], []
+    for task in world.tasks(n, seed=777, split="train"):
+        good, wrong = world.good_response(task), f"The answer is {world.wrong_answer(task, rng)}."
+        for judged, other in ((wrong, good), (good, wrong)):  # the better judgment is always the first
+            right, miscopied = reference_judgment(task.prompt, judged), reference_judgment(task.prompt, other)
+            assert right is not None and miscopied is not None
+            items.append((task.prompt, judged, [right[0], miscopied[0]]))
+            kinds.append(task.kind)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(Path(tmp) / "s.sqlite")
+        model = load_model(f"hf:{checkpoint}?batch_size=64", store=store)
+        run = Run.start(store, "meta_judge_quality", {})
+        draws = MetaJudge(model, run, prompt=prompt, temperature=temperature, top_p=0.95, max_tokens=max_tokens,
+                          seed=13).battles_many(items)  # fmt: skip
+        model.close()
+    print(f"synthetic: the meta-judge of {checkpoint} on {len(items)} planted claim pairs (temperature "
+          f"{temperature:g}, one verdict per order): better judgment / decided, and tied")  # fmt: skip
+    table: dict[str, list[int]] = {}
+    for kind, battles in zip(kinds, draws, strict=True):
+        wins = [0, 0]
+        for b in battles:
+            if b.winner is not None:
+                wins[b.first if b.winner == 1 else b.second] += 1
+        cell = table.setdefault(kind, [0, 0, 0])
+        cell[0 if wins[0] > wins[1] else 1 if wins[1] > wins[0] else 2] += 1
+    table["all"] = [sum(c[i] for c in table.values()) for i in range(3)]
+    for kind, (right, wrong, tied) in table.items():
+        decided = right + wrong
+        share = (
+            f"{right / decided:.3f} [{wilson(right, decided)[0]:.3f}, {wilson(right, decided)[1]:.3f}]"
+            if decided
+            else "-"
+        )
+        print(f"  {kind:>8}: {right} of {decided} decided = {share}; tied {tied}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--run", default=str(ROOT / "demo" / "run"), help="a harness iterate output directory")
@@ -121,6 +180,7 @@ def main() -> int:
     ap.add_argument("--no-probe", action="store_true", help="only score the run's own judge pairs")
     ap.add_argument("--temperatures", default="0.8", help="the probe's meta-judge temperatures (0: greedy)")
     ap.add_argument("--samples", default="1,2,4,8", help="the probe's verdicts per order, summed")
+    ap.add_argument("--synthetic", type=int, default=0, help="planted claim pairs from this many tasks (0: none)")
     args = ap.parse_args()
     files = sorted(Path(args.run).glob("iter_*/judge_pairs.jsonl"))
     if not files:
@@ -147,6 +207,8 @@ def main() -> int:
         checkpoint = args.probe or str(Path(args.run) / "m1")
         temperatures = [float(t) for t in args.temperatures.split(",")]
         probe(Path(args.run), checkpoint, temperatures, [int(k) for k in args.samples.split(",")])
+        if args.synthetic:
+            synthetic(Path(args.run), checkpoint, args.synthetic, temperatures[0])
     return 0
 
 

@@ -36,9 +36,12 @@ class EFTSection:
     include_reference_judgments: bool = False  # task world only: its rule-written judgments
     seed: int = 0
     # task world only: the errors the seeded meta-judge examples teach it to catch, in turn: "score" (the reference
-    # judgment's check with a flipped score) and "copy" (a consistent judgment of another answer than the response's)
+    # judgment's check with a flipped score), "copy" (a consistent judgment of another answer than the response's) and
+    # "check" (the copy pair, with a meta-judgment that compares the claimed answers step by step before its verdict)
     meta_errors: list[str] = field(default_factory=lambda: ["score"])
     meta_examples_per_prompt: int = 1  # seeded meta-judge examples per EFT prompt (one per response, up to its count)
+    # task world only: the share of judge examples whose claimed answer is planted miscopied (a known weakness of M1)
+    miscopy_share: float = 0.0
 
 
 @dataclass
@@ -251,9 +254,13 @@ def _check(cfg: RunConfig, base_dir: Path) -> None:
     load_prompt(cfg.judge.meta_prompt, META_FIELDS)
     if cfg.eft.meta_examples_per_prompt < 1:
         raise HarnessError(f"eft.meta_examples_per_prompt: must be >= 1, got {cfg.eft.meta_examples_per_prompt}")
-    bad_errors = set(cfg.eft.meta_errors) - {"score", "copy"}
+    if not 0 <= cfg.eft.miscopy_share < 1:
+        raise HarnessError(f"eft.miscopy_share: must lie in [0, 1), got {cfg.eft.miscopy_share}")
+    bad_errors = set(cfg.eft.meta_errors) - {"score", "copy", "check"}
     if bad_errors or not cfg.eft.meta_errors:
-        raise HarnessError(f"eft.meta_errors: expected a non-empty list of score, copy; got {cfg.eft.meta_errors}")
+        raise HarnessError(
+            f"eft.meta_errors: expected a non-empty list of score, copy, check; got {cfg.eft.meta_errors}"
+        )
     if not cfg.iterations:
         raise HarnessError("iterations: give at least one iteration")
     for i, it in enumerate(cfg.iterations):

@@ -94,12 +94,17 @@ def build_eft(loop: StageContext, model_dir: Path) -> Rows:
                 if ref0 is None:
                     continue
                 meta = None
-                if cfg.eft.meta_errors[u % len(cfg.eft.meta_errors)] == "copy":
-                    # a consistent judgment of another of the prompt's responses, whose answer differs
+                kind = cfg.eft.meta_errors[u % len(cfg.eft.meta_errors)]
+                if kind in ("copy", "check"):
+                    # a consistent judgment of another of the prompt's responses, whose answer differs ("check":
+                    # the meta-judgment compares the claimed answers step by step before its verdict)
+                    build = (
+                        taskworld.reference_meta_judgment_copy
+                        if kind == "copy"
+                        else taskworld.reference_meta_judgment_check
+                    )
                     for alt in (x for x in r["responses"] if x != judged_response):
-                        meta = taskworld.reference_meta_judgment_copy(
-                            r["prompt"], judged_response, alt, seed=cfg.seed + u
-                        )
+                        meta = build(r["prompt"], judged_response, alt, seed=cfg.seed + u)
                         if meta is not None:
                             break
                 if meta is None:
@@ -114,6 +119,20 @@ def build_eft(loop: StageContext, model_dir: Path) -> Rows:
                 meta_rows.append({"messages": [*msgs, {"role": "assistant", "content": text}], "score": None})
     kept = eft.filter_agreeing(prompt_items)
     sampled = eft.downsample_most_common(kept, seed=cfg.eft.seed)
+    planted = 0
+    if cfg.eft.miscopy_share > 0 and cfg.eft_data == BUILTIN:
+        # task world only, a known weakness planted in M1's judge (issue 34): a seeded share of the judge examples
+        # is replaced by a consistent judgment of another of the prompt's responses (the claimed answer miscopied,
+        # the check and score following it), so that the judge has room to improve and its errors are of the kind
+        # the "check" meta-judge can catch
+        responses_of = {r["prompt"]: r["responses"] for r in ranked}
+        plant = random.Random(f"miscopy:{cfg.seed}")
+        for n, ex in enumerate(sampled):
+            if plant.random() < cfg.eft.miscopy_share:
+                wrong = taskworld.miscopied_judgment(ex.prompt, ex.response, responses_of.get(ex.prompt, ()))
+                if wrong is not None:
+                    sampled[n] = dataclasses.replace(ex, judgment=wrong[0], score=float(wrong[1]))
+                    planted += 1
     template = load_prompt(cfg.judge.prompt)
     rows = [
         {"messages": [*template.to_messages_dicts(instruction=ex.prompt, response=ex.response),
@@ -123,6 +142,7 @@ def build_eft(loop: StageContext, model_dir: Path) -> Rows:
     rows += meta_rows
     counts = {
         "meta_judge_examples": len(meta_rows),
+        "miscopied": planted,
         "judged": len(items),
         "parse_failures": sum(r.n_failed for r in scored),
         "agreeing": len(kept),

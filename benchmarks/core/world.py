@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import random
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -387,6 +387,55 @@ def reference_meta_judgment_copy(
     truth = "gives no answer" if said is None else f"answers {said}"
     text = f"Judgment {loser} says the response {claim}, but the response {truth}.\nWinner: Judgement {winner}"
     return pair, text
+
+
+def miscopied_judgment(prompt: str, response: str, others: Sequence[str]) -> tuple[str, int] | None:
+    """The judgment of ``response`` by a judge that miscopies its answer: the reference judgment of the first of
+    ``others`` whose answer differs from the response's (a consistent check and score of the wrong answer), as
+    :func:`reference_judgment` returns it. None for a non-task-world prompt or when no other answer differs."""
+    for other in others:
+        if other != response and reference_meta_judgment_copy(prompt, response, other, seed=0) is not None:
+            return reference_judgment(prompt, other)
+    return None
+
+
+def _same_or_not(a: str, b: str) -> str:
+    """``a`` beside ``b``: digit by digit when both are numbers of one length (the judge's own compare), else whole."""
+    if a.isdigit() and b.isdigit() and len(a) == len(b):
+        return ", ".join(f"{x} {y} {'same' if x == y else 'different'}" for x, y in zip(a, b, strict=True))
+    return f"{a} and {b}: {'same' if a == b else 'different'}"
+
+
+def reference_meta_judgment_check(
+    prompt: str, response: str, other_response: str, seed: int
+) -> tuple[list[str], str] | None:
+    """The pair of :func:`reference_meta_judgment_copy` (the reference judgment of ``response`` and a consistent
+    judgment of ``other_response``, in a seeded order), with a meta-judgment that decides step by step: it copies
+    the response's answer, then each judgment's claimed answer, sets each beside the response's as the judge's
+    compare does, and only then names the winner (``Answer in the response: 31. A claims 30: 3 3 same, 1 0
+    different. B claims 31: 3 3 same, 1 1 same.``). Why: a one-token verdict first is a decision the tiny
+    model must make with no steps, and it stayed at chance (issue 34's note); the steps are each a copy or a
+    comparison of two adjacent items, which the judge role learns.
+
+    None where :func:`reference_meta_judgment_copy` is None."""
+    task = parse_task(prompt)
+    got = reference_meta_judgment_copy(prompt, response, other_response, seed)
+    if task is None or got is None:
+        return None
+    pair, _ = got
+    numeric = task.answer.lstrip("-").isdigit()
+
+    def answered(text: str) -> str:  # what a response answers; "none" for an off-topic one
+        found = None if response_quality(task, text) == "off_topic" else final_answer(text, numeric)
+        return found or "none"
+
+    said = answered(response)
+    claims = [said if j == reference_judgment(prompt, response)[0] else answered(other_response) for j in pair]  # type: ignore[index]
+    winner = "A" if claims[0] == said else "B"
+    # worded unlike a judgment ("The response answers ..."): with the judge's words, the judge role picked up the
+    # meta-judge's "nothing" for word answers
+    steps = " ".join(f"{x} claims {c}: {_same_or_not(said, c)}." for x, c in zip("AB", claims, strict=True))
+    return pair, f"Answer in the response: {said}. {steps}\nWinner: Judgement {winner}"
 
 
 def pretraining_corpus(n_docs: int, seed: int) -> list[str]:

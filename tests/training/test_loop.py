@@ -290,8 +290,12 @@ def test_sigkill_at_10_points_and_rerun(finished_run: tuple[Path, Path, str], tm
         ({"backend_options": ["batch_size", 8]}, "backend_options: expected a mapping"),
         ({"judge": {"meta_prompt": "no_such_prompt"}}, "judge prompt 'no_such_prompt': not a known prompt"),
         ({"sft": {"ift_examples": 0}}, "sft.ift_examples: must be a positive integer"),
-        ({"eft": {"meta_errors": ["score", "typo"]}}, "eft.meta_errors: expected a non-empty list of score, copy"),
+        (
+            {"eft": {"meta_errors": ["score", "typo"]}},
+            "eft.meta_errors: expected a non-empty list of score, copy, check",
+        ),
         ({"eft": {"meta_examples_per_prompt": 0}}, "eft.meta_examples_per_prompt: must be >= 1, got 0"),
+        ({"eft": {"miscopy_share": 1.0}}, "eft.miscopy_share: must lie in [0, 1), got 1.0"),
         ({"judge": {"random_scores": "yes"}}, "judge.random_scores: expected true/false"),
         ({"judge": {"random_scores": True, "reference_scores": True}}, "judge.random_scores and judge.reference_"),
         ({"best_metric": "taskworld.avg_length"}, "best_metric: taskworld.avg_length has no better direction"),

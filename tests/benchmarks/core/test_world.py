@@ -178,3 +178,45 @@ def test_copy_error_meta_judgment_names_the_miscopied_answer() -> None:
     # both orders occur over seeds
     orders = {tw.reference_meta_judgment_copy(prompt, said, other, seed=s)[0][0] == right for s in range(20)}  # type: ignore[index]
     assert orders == {True, False}
+
+
+def test_check_meta_judgment_compares_the_claimed_answers_step_by_step() -> None:
+    # "What is 35 - 4?" answered 31 against a judgment that copied 30: by hand, the response's answer first, then
+    # each judgment's claim beside it digit by digit, then the winner (the judgment that claims 31)
+    prompt, said, other = "What is 35 - 4?", "The answer is 31.", "The answer is 30."
+    got = tw.reference_meta_judgment_check(prompt, said, other, seed=0)
+    assert got is not None
+    (a, b), text = got
+    assert {a, b} == {tw.reference_judgment(prompt, said)[0], tw.reference_judgment(prompt, other)[0]}  # type: ignore[index]
+    right_first = a.startswith("The response answers 31.")
+    steps = {True: "A claims 31: 3 3 same, 1 1 same. B claims 30: 3 3 same, 1 0 different.",
+             False: "A claims 30: 3 3 same, 1 0 different. B claims 31: 3 3 same, 1 1 same."}  # fmt: skip
+    assert text == f"Answer in the response: 31. {steps[right_first]}\nWinner: Judgement {'A' if right_first else 'B'}"
+    # words are set beside each other whole; an off-topic response answers "none"
+    word = "What is the second word of: handle does keyword?"
+    (a, _), text = tw.reference_meta_judgment_check(word, "The answer is handle.", "The answer is does.", seed=3)  # type: ignore[misc]
+    claims = ("handle: handle and handle: same", "does: handle and does: different")
+    first, second = claims if a.startswith("The response answers handle.") else claims[::-1]
+    assert text.startswith(f"Answer in the response: handle. A claims {first}. B claims {second}.")
+    (_, _), text = tw.reference_meta_judgment_check(prompt, "I like turtles.", said, seed=1)  # type: ignore[misc]
+    assert text.startswith("Answer in the response: none. ") and "claims 31: none and 31: different." in text
+    # the same answer twice, or a prompt outside the task world: no example
+    assert tw.reference_meta_judgment_check(prompt, said, "I think the answer is 31.", seed=0) is None
+    assert tw.reference_meta_judgment_check("Tell me a joke.", said, other, seed=0) is None
+
+
+def test_a_miscopied_judgment_checks_the_first_other_answer() -> None:
+    # by hand: "What is 35 - 4?" answered 31; the others in order are the same answer padded (skipped: it answers
+    # 31 too), then 30, whose reference judgment the miscopying judge writes
+    prompt, said = "What is 35 - 4?", "The answer is 31."
+    others = ["I think the answer is 31.", "The answer is 30.", "I like turtles."]
+    got = tw.miscopied_judgment(prompt, said, others)
+    assert got == (
+        "The response answers 30. Check: 35 - 4 = 31; the response says 30. Compare: 3 3 same, 1 0 different. "
+        "The answer is wrong.\nScore: 2",
+        2,
+    )
+    # an off-topic response: the judge claims the first other answer (31) and calls it correct
+    assert tw.miscopied_judgment(prompt, "I like turtles.", [said])[1] == 5  # type: ignore[index]
+    assert tw.miscopied_judgment(prompt, said, ["I think the answer is 31."]) is None
+    assert tw.miscopied_judgment("Tell me a joke.", said, others) is None
