@@ -45,7 +45,7 @@ _DTYPES = ("float32", "float16", "bfloat16")
 BACKEND_OPTIONS: dict[str, dict[str, Option]] = {
     "hf": {
         "batch_size": Option(int, low=1), "dtype": Option(str, choices=_DTYPES), "device": Option(str),
-        "trust_remote_code": Option(bool), "revision": Option(str),
+        "trust_remote_code": Option(bool), "revision": Option(str), "cache": Option(str, choices=("static", "dynamic")),
     },
     "vllm": {
         "dtype": Option(str, choices=("auto", *_DTYPES)), "max_model_len": Option(int, low=1),

@@ -59,3 +59,44 @@ def test_hf_stream_batches_by_prompt_length(tiny_model: Path, tmp_path: Path) ->
     streamed = {i: comps[0].text for g in groups for i, comps in g}
     alone = {i: model.generate([r])[0][0].text for i, r in enumerate(reqs)}
     assert streamed == alone
+
+
+def test_top_p_nucleus_on_planted_distributions() -> None:
+    import math
+
+    import torch
+
+    from harness.backends.hf_backend import _SeededSampler
+
+    sampler = _SeededSampler([0, 1], temperature=1.0, top_p=0.9, device="cpu")
+    vocab = 200
+    # row 0, peaked: 0.5, 0.3, 0.15 and 0.05 spread over the other 197 tokens; by hand the mass before each of
+    # the top three is 0, 0.5, 0.8 (< 0.9, kept) and before the fourth 0.95 (dropped): the nucleus is those three
+    peaked = [0.05 / 197] * vocab
+    for token, p in ((17, 0.5), (3, 0.3), (150, 0.15)):
+        peaked[token] = p
+    # row 1, flat: 1/200 each; the mass before the i-th is i/200, below 0.9 for the first 180 (more than the 64
+    # ranked first, so the whole vocabulary is sorted)
+    flat = [1 / vocab] * vocab
+    logits = torch.tensor([[math.log(p) for p in peaked], [math.log(p) for p in flat]])
+    outside = sampler._outside_nucleus(logits)
+    assert sorted(torch.nonzero(~outside[0]).flatten().tolist()) == [3, 17, 150]
+    assert int((~outside[1]).sum()) == 180
+    # above, the flat row made the whole batch go through the full sort; peaked rows alone take the top 64 only,
+    # and give the same nucleus
+    assert sorted(torch.nonzero(~sampler._outside_nucleus(logits[:1].repeat(2, 1))[0]).flatten().tolist()) == [
+        3,
+        17,
+        150,
+    ]
+
+
+def test_the_static_and_dynamic_kv_caches_give_the_same_samples(tiny_model: Path, tmp_path: Path) -> None:
+    reqs = [Request.user(p, n=3, seed=5, max_tokens=12, temperature=0.7, top_p=0.9)
+            for p in ("Tell me about lists.", "Hi", "A longer prompt about dictionaries and sets in Python.")]  # fmt: skip
+    texts = {}
+    for cache in ("static", "dynamic"):
+        model = load_model(f"hf:{tiny_model}?cache={cache}", store=Store(tmp_path / f"{cache}.sqlite"))
+        texts[cache] = [[c.text for c in comps] for comps in model.generate(reqs)]
+    assert texts["static"] == texts["dynamic"]
+    assert len({t for comps in texts["static"] for t in comps}) > 3  # sampled, not one repeated text
