@@ -1,7 +1,7 @@
 """Does the meta-judge pick the better judgment? The judge pairs of a Meta-Rewarding run, against the answer key.
 
     python bench/meta_judge_quality.py [--run demo/run] [--probe CKPT | --no-probe] [--temperatures 0.8]
-                                       [--samples 1,2,4,8] [--synthetic N]
+                                       [--samples 1,2,4,8] [--synthetic 240]
 
 Each iteration's ``iter_N/judge_pairs.jsonl`` holds the DPO pairs the meta-judge chose for the judge: one prompt
 (the judge's prompt, with the question and the response judged) and two judgments, chosen and rejected. The loop
@@ -19,7 +19,7 @@ prompt and token budget, top-p 0.95): the share of pairs it decides (one judgmen
 judgment, the share it leaves tied, and its first-position rate; with ``--samples`` verdicts per order (fresh
 seeds), summed, to tell a weak signal from luck.
 
-``--synthetic N`` then asks the same meta-judge about planted pairs whose better judgment is known by
+``--synthetic N`` (default 240; 0 skips it) then asks the same meta-judge about planted pairs whose better judgment is known by
 construction, per task kind: for each of N fresh training-partition tasks, the reference judgment of a response
 against a consistent judgment of another answer (the miscopy a tiny judge makes), once for a wrong response (the
 other judgment copies the right answer and says correct) and once for a right one (the other copies a wrong answer);
@@ -180,7 +180,7 @@ def main() -> int:
     ap.add_argument("--no-probe", action="store_true", help="only score the run's own judge pairs")
     ap.add_argument("--temperatures", default="0.8", help="the probe's meta-judge temperatures (0: greedy)")
     ap.add_argument("--samples", default="1,2,4,8", help="the probe's verdicts per order, summed")
-    ap.add_argument("--synthetic", type=int, default=0, help="planted claim pairs from this many tasks (0: none)")
+    ap.add_argument("--synthetic", type=int, default=240, help="planted claim pairs from this many tasks (0: none)")
     args = ap.parse_args()
     files = sorted(Path(args.run).glob("iter_*/judge_pairs.jsonl"))
     if not files:

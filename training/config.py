@@ -256,6 +256,9 @@ def _check(cfg: RunConfig, base_dir: Path) -> None:
         raise HarnessError(f"eft.meta_examples_per_prompt: must be >= 1, got {cfg.eft.meta_examples_per_prompt}")
     if not 0 <= cfg.eft.miscopy_share < 1:
         raise HarnessError(f"eft.miscopy_share: must lie in [0, 1), got {cfg.eft.miscopy_share}")
+    if cfg.eft.miscopy_share > 0 and cfg.eft_data != BUILTIN:
+        # the planted miscopies are task-world reference judgments: elsewhere the key would do nothing, silently
+        raise HarnessError(f"eft.miscopy_share: needs eft_data: {BUILTIN}, got {cfg.eft_data}")
     bad_errors = set(cfg.eft.meta_errors) - {"score", "copy", "check"}
     if bad_errors or not cfg.eft.meta_errors:
         raise HarnessError(

@@ -360,6 +360,33 @@ def reference_meta_judgment(prompt: str, response: str, other_score: int, seed: 
     return pair, text
 
 
+def _answer_of(task: Task, response: str) -> str | None:
+    """What a response answers, as a judgment claims it: its final answer, or None for an off-topic response."""
+    return (
+        None
+        if response_quality(task, response) == "off_topic"
+        else final_answer(response, task.answer.lstrip("-").isdigit())
+    )
+
+
+def _copy_pair(
+    prompt: str, response: str, other_response: str, seed: int
+) -> tuple[list[str], bool, str | None, str | None] | None:
+    """The reference judgments of ``response`` (right) and of ``other_response`` (the miscopy), in a seeded order:
+    (pair, whether the right one is first, the response's answer, the miscopied answer). None for a non-task-world
+    prompt or two responses with the same answer (or, like each other, none)."""
+    task = parse_task(prompt)
+    right, wrong = reference_judgment(prompt, response), reference_judgment(prompt, other_response)
+    if task is None or right is None or wrong is None:
+        return None
+    said, copied = _answer_of(task, response), _answer_of(task, other_response)
+    if said == copied:
+        return None
+    first_is_right = random.Random(seed).random() < 0.5
+    pair = [right[0], wrong[0]] if first_is_right else [wrong[0], right[0]]
+    return pair, first_is_right, said, copied
+
+
 def reference_meta_judgment_copy(
     prompt: str, response: str, other_response: str, seed: int
 ) -> tuple[list[str], str] | None:
@@ -368,20 +395,10 @@ def reference_meta_judgment_copy(
     order, with the meta-judgment an ideal meta-judge writes: it names the answer the wrong judgment copied.
 
     None for a non-task-world prompt or an ``other_response`` with the same answer (or, like it, none)."""
-    task = parse_task(prompt)
-    right, wrong = reference_judgment(prompt, response), reference_judgment(prompt, other_response)
-    if task is None or right is None or wrong is None:
+    got = _copy_pair(prompt, response, other_response, seed)
+    if got is None:
         return None
-    numeric = task.answer.lstrip("-").isdigit()
-
-    def answered(text: str) -> str | None:  # what a judgment of this response says it answers (None: no answer)
-        return None if response_quality(task, text) == "off_topic" else final_answer(text, numeric)
-
-    said, copied = answered(response), answered(other_response)
-    if said == copied:
-        return None
-    first_is_right = random.Random(seed).random() < 0.5
-    pair = [right[0], wrong[0]] if first_is_right else [wrong[0], right[0]]
+    pair, first_is_right, said, copied = got
     winner, loser = ("A", "B") if first_is_right else ("B", "A")
     claim = "does not answer" if copied is None else f"answers {copied}"
     truth = "gives no answer" if said is None else f"answers {said}"
@@ -394,7 +411,7 @@ def miscopied_judgment(prompt: str, response: str, others: Sequence[str]) -> tup
     ``others`` whose answer differs from the response's (a consistent check and score of the wrong answer), as
     :func:`reference_judgment` returns it. None for a non-task-world prompt or when no other answer differs."""
     for other in others:
-        if other != response and reference_meta_judgment_copy(prompt, response, other, seed=0) is not None:
+        if other != response and _copy_pair(prompt, response, other, seed=0) is not None:
             return reference_judgment(prompt, other)
     return None
 
@@ -415,27 +432,19 @@ def reference_meta_judgment_check(
     compare does, and only then names the winner (``Answer in the response: 31. A claims 30: 3 3 same, 1 0
     different. B claims 31: 3 3 same, 1 1 same.``). Why: a one-token verdict first is a decision the tiny
     model must make with no steps, and it stayed at chance (issue 34's note); the steps are each a copy or a
-    comparison of two adjacent items, which the judge role learns.
+    comparison of two adjacent items, which the judge role learns. An off-topic response answers "none".
 
     None where :func:`reference_meta_judgment_copy` is None."""
-    task = parse_task(prompt)
-    got = reference_meta_judgment_copy(prompt, response, other_response, seed)
-    if task is None or got is None:
+    got = _copy_pair(prompt, response, other_response, seed)
+    if got is None:
         return None
-    pair, _ = got
-    numeric = task.answer.lstrip("-").isdigit()
-
-    def answered(text: str) -> str:  # what a response answers; "none" for an off-topic one
-        found = None if response_quality(task, text) == "off_topic" else final_answer(text, numeric)
-        return found or "none"
-
-    said = answered(response)
-    claims = [said if j == reference_judgment(prompt, response)[0] else answered(other_response) for j in pair]  # type: ignore[index]
-    winner = "A" if claims[0] == said else "B"
+    pair, first_is_right, said, copied = got
+    said_text, copied_text = said or "none", copied or "none"
+    claims = [said_text, copied_text] if first_is_right else [copied_text, said_text]
     # worded unlike a judgment ("The response answers ..."): with the judge's words, the judge role picked up the
     # meta-judge's "nothing" for word answers
-    steps = " ".join(f"{x} claims {c}: {_same_or_not(said, c)}." for x, c in zip("AB", claims, strict=True))
-    return pair, f"Answer in the response: {said}. {steps}\nWinner: Judgement {winner}"
+    steps = " ".join(f"{x} claims {c}: {_same_or_not(said_text, c)}." for x, c in zip("AB", claims, strict=True))
+    return pair, f"Answer in the response: {said_text}. {steps}\nWinner: Judgement {'A' if first_is_right else 'B'}"
 
 
 def pretraining_corpus(n_docs: int, seed: int) -> list[str]:

@@ -4,7 +4,7 @@ Sampling uses the Gumbel-max trick with one ``torch.Generator`` per sample (seed
 ``seed + i``), so a sample is the same whatever batch it lands in: a resumed run and an
 uninterrupted one give the same text. Options: ``batch_size`` (default 16), ``dtype``
 (default float32 on CPU), ``device``, ``trust_remote_code`` (default false), ``cache``
-(``static``, the default: the KV cache is allocated once per batch, where transformers' dynamic cache
+(``static``, the default for a model class that supports it: the KV cache is allocated once per batch, where transformers' dynamic cache
 concatenates every layer's keys and values at every step; ``dynamic``: transformers' default).
 Neither compiles the model (``disable_compile``: transformers would compile a static cache's forward on a
 GPU, once per shape). ``bench/hf_batch_size.py`` times both on the demo's heaviest stage.
@@ -75,7 +75,7 @@ class HFModel:
         opts = dict(spec.options)
         trust = bool(opts.pop("trust_remote_code", False))
         self.batch_size = int(opts.pop("batch_size", 16))
-        self.cache = str(opts.pop("cache", "static"))  # harness.spec checks the value
+        cache = opts.pop("cache", None)  # harness.spec checks the value
         dtype = getattr(torch, str(opts.pop("dtype", "float32")))
         self.device = str(opts.pop("device", "cuda" if torch.cuda.is_available() else "cpu"))
         try:
@@ -87,6 +87,14 @@ class HFModel:
         except Exception as exc:
             raise HarnessError(f"model path {spec.target}: cannot load ({str(exc).splitlines()[0]})") from exc
         self.model.eval()
+        # a static cache needs a model class that declares it can run one (transformers' _can_compile_fullgraph):
+        # by default such a model gets it and any other the dynamic cache; asked for explicitly, it is refused
+        static_ok = bool(getattr(self.model, "_can_compile_fullgraph", False))
+        if cache == "static" and not static_ok:
+            raise HarnessError(
+                f"model {spec.target}: option cache=static: {type(self.model).__name__} has no static cache"
+            )
+        self.cache = str(cache or ("static" if static_ok else "dynamic"))
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token

@@ -296,6 +296,10 @@ def test_sigkill_at_10_points_and_rerun(finished_run: tuple[Path, Path, str], tm
         ),
         ({"eft": {"meta_examples_per_prompt": 0}}, "eft.meta_examples_per_prompt: must be >= 1, got 0"),
         ({"eft": {"miscopy_share": 1.0}}, "eft.miscopy_share: must lie in [0, 1), got 1.0"),
+        (
+            {"eft_data": "x.jsonl", "eft": {"miscopy_share": 0.2}},
+            "eft.miscopy_share: needs eft_data: builtin:taskworld",
+        ),
         ({"judge": {"random_scores": "yes"}}, "judge.random_scores: expected true/false"),
         ({"judge": {"random_scores": True, "reference_scores": True}}, "judge.random_scores and judge.reference_"),
         ({"best_metric": "taskworld.avg_length"}, "best_metric: taskworld.avg_length has no better direction"),
