@@ -27,8 +27,6 @@ from collections import defaultdict
 from typing import Any
 
 VERDICT_COLOURS = {"better": "#2da44e", "worse": "#cf222e", "n.s.": "#8c959f", "up": "#0969da", "down": "#0969da"}
-# the judge's tie rate sits beside its agreement: a judge that only ties more must not read as better (issue 34)
-EXTRA_JUDGE_PANELS = ("judge.judge_tie_rate",)
 ALARM_PREFIX = "judge_alarms."
 
 _CSS = """
@@ -116,7 +114,6 @@ def _panels(summary: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:
     present = {k for r in its for k, v in r.items() if _num(v) is not None}
     names = [m for m in headline_metrics(present=sorted(present)) if m in present]
     judge = [m for m in names if family(m.split(".")[0]) == "judge" and not m.startswith(ALARM_PREFIX)]
-    judge += [m for m in EXTRA_JUDGE_PANELS if m in present and m not in judge]
     actor = [m for m in names if family(m.split(".")[0]) == "actor"]
     alarms = [m for m in names if m.startswith(ALARM_PREFIX)]
     return judge, actor, alarms

@@ -50,7 +50,8 @@ METRICS = (
     Metric("pairwise_accuracy_ties_half", "pairwise accuracy with a judge tie counted 0.5", True),
     Metric("pairwise_accuracy_ties_excluded", "pairwise accuracy over the pairs the judge does not tie", True,
            headline=True, terminal=True),
-    Metric("judge_tie_rate", "share of human-ordered pairs the judge scores equally", None),
+    # headline beside the agreement: a judge that only ties more must not read as better (issue 34)
+    Metric("judge_tie_rate", "share of human-ordered pairs the judge scores equally", None, headline=True),
     Metric("five_best", "share of responses scored 5 that humans rank best", True,
            reference="Self-Rewarding Table 4 (5-best)"),
     Metric("exact_match", "share of prompts whose score order equals the human ranking exactly", True,

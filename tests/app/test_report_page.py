@@ -188,8 +188,8 @@ def test_report_page_in_headless_chromium(tmp_path: Path, browser) -> None:  # t
         return out;"""
     )
     assert [t for t, _ in panels["judge-panels"]] == [
-        "judge.pairwise_accuracy", "judge.pairwise_accuracy_ties_excluded", "judge.spearman", "judge.kendall",
-        "judge.mean_score", "judge.judgment_parse_rate", "meta_judge.first_position_all", "judge.judge_tie_rate",
+        "judge.pairwise_accuracy", "judge.pairwise_accuracy_ties_excluded", "judge.judge_tie_rate", "judge.spearman",
+        "judge.kendall", "judge.mean_score", "judge.judgment_parse_rate", "meta_judge.first_position_all",
     ]  # fmt: skip
     assert [t for t, _ in panels["actor-panels"]] == ["taskworld.accuracy", "taskworld.avg_length"]
     # one axis per panel, with a handful of series at most (the CI band's two edges, the values, the best mark)
