@@ -497,7 +497,7 @@ def judge_quality_report(
 
 
 # the judge metrics that get paired differences (each recomputed per bootstrap round, so only the headline ones)
-PAIRED = ("pairwise_accuracy", "pairwise_accuracy_ties_excluded", "spearman", "kendall", "parse_rate")
+PAIRED = ("pairwise_accuracy", "pairwise_accuracy_ties_excluded", "judge_tie_rate", "spearman", "kendall", "parse_rate")
 
 
 def paired_statistics(

@@ -273,3 +273,20 @@ def test_self_chosen_agreement_counts_the_reference_ties() -> None:
     assert got.agreement == pytest.approx(6.5 / 9) and got.n == 9
     assert got.agreement_without_ties == pytest.approx(5 / 6) and got.n_without_ties == 6
     assert jm.self_chosen_agreement([]).agreement is None  # a rate over zero pairs is unknown, never 0
+
+
+def test_paired_differences_carry_the_tie_rate_beside_the_agreement() -> None:
+    """A judge that stops tying: 20 two-response prompts, tied on 8 before and on 2 after, never reversed.
+    By hand: tie rate 8/20 -> 2/20 (-0.3), agreement with ties counted 12/20 -> 18/20 (+0.3), ties excluded
+    12/12 -> 18/18 (0). No prompt gets worse, so every resample's tie-rate difference is <= 0, and it is 0 only
+    when none of the 6 changed prompts is drawn (0.7 ** 20 < 0.001): the CI lies below 0."""
+    from benchmarks.core.paired import paired_deltas
+
+    before = {f"p{i}": {"ranks": [0, 1], "scores": [3, 3] if i < 8 else [5, 2]} for i in range(20)}
+    after = {f"p{i}": {"ranks": [0, 1], "scores": [3, 3] if i < 2 else [5, 2]} for i in range(20)}
+    d = {m.name: m for m in paired_deltas("judge", before, after, "delta_prev", n_resamples=500)}
+    tie = d["judge_tie_rate.delta_prev"]
+    assert tie.value == pytest.approx(-0.3) and tie.n == 20
+    assert tie.ci_low is not None and tie.ci_high is not None and -1 <= tie.ci_low <= -0.3 <= tie.ci_high < 0
+    assert d["pairwise_accuracy.delta_prev"].value == pytest.approx(0.3)
+    assert d["pairwise_accuracy_ties_excluded.delta_prev"].value == pytest.approx(0.0)
