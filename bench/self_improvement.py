@@ -8,7 +8,7 @@ gain through the same prompts, candidates, pair selection and DPO); neither is s
 The runs start from the same M1 (same seed, same SFT) and evaluate on the same 300 held-out prompts per metric,
 so every comparison is paired. Printed, for the actor (taskworld.accuracy) and the judge
 (judge.pairwise_accuracy with ties counted, and judge.pairwise_accuracy_ties_excluded), beside each arm's judge
-tie rate at M1 and at the last iteration:
+tie rate at M1 and at the last iteration and its change (judge.judge_tie_rate, paired like the others):
 
 - the gain of each run, last iteration minus M1, with its paired-bootstrap 95% CI;
 - the differences of the gains, real judge minus control and real judge minus oracle, with their 95% CIs. The
@@ -40,7 +40,7 @@ from harness.stats import paired_bootstrap  # noqa: E402
 # the judge's agreement both ways (ties counted, and ties excluded) beside its tie rate, so that a judge that only
 # ties more is never read as better (issue 34)
 METRICS = [("actor", "taskworld", "accuracy"), ("judge", "judge", "pairwise_accuracy"),
-           ("judge", "judge", "pairwise_accuracy_ties_excluded")]  # fmt: skip
+           ("judge", "judge", "pairwise_accuracy_ties_excluded"), ("judge", "judge", "judge_tie_rate")]  # fmt: skip
 
 
 def run(config: dict[str, Any], out: Path) -> tuple[dict[str, Any], float]:
