@@ -12,10 +12,12 @@ from typing import Any
 
 from benchmarks.core.paired import excludes_zero
 
+# a wide table scrolls inside its own box (.wide): the page itself never overflows to the right (issue 31)
 _CSS = """
-body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}
-th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f0f0f0;cursor:pointer}
-td.model,td.text{text-align:left}td.text{white-space:pre-wrap;max-width:50em}img{max-width:48em;display:block}
+body{font-family:system-ui,sans-serif;margin:2em;color:#222;overflow-wrap:anywhere}table{border-collapse:collapse;margin:1em 0}
+th,td{border:1px solid #ccc;padding:4px 8px;text-align:right;overflow-wrap:normal;white-space:nowrap}th{background:#f0f0f0;cursor:pointer}
+td.model,td.text{text-align:left}td.text{white-space:pre-wrap;overflow-wrap:anywhere;max-width:50em}
+.wide{overflow-x:auto;max-width:100%}img{max-width:100%;display:block}
 """
 # sort on click: numbers numerically (by the leading value), text lexically; toggles direction
 _JS = """
@@ -48,15 +50,17 @@ def fmt(cell: dict[str, Any] | None, with_ci: bool = True, column: str = "") -> 
     return text
 
 
-def table_html(table: dict[str, Any], css_id: str) -> str:
-    """A sortable table of a family's rows (every column, values with their CIs)."""
+def table_html(table: dict[str, Any], css_id: str, columns: list[str] | None = None) -> str:
+    """A sortable table of a family's rows (``columns``, default every column; values with their CIs), in a box
+    that scrolls sideways when it is wider than the page."""
     e = html.escape
-    head = "".join(f"<th>{e(c)}</th>" for c in ["model", *table["columns"], "run"])
+    columns = table["columns"] if columns is None else columns
+    head = "".join(f"<th>{e(c)}</th>" for c in ["model", *columns, "run"])
     body = []
     for row in table["rows"]:
         label = row["model"] if row["iteration"] is None else f"M{row['iteration']} ({row['model']})"
         cells = [f'<td class="model" data-sort="{e(label)}">{e(label)}</td>']
-        for c in table["columns"]:
+        for c in columns:
             cell = row.get(c) or {}
             value = cell.get("value")
             cells.append(
@@ -67,7 +71,8 @@ def table_html(table: dict[str, Any], css_id: str) -> str:
         )
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (
-        f'<table class="sortable" id="{e(css_id)}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+        f'<div class="wide"><table class="sortable" id="{e(css_id)}"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
     )
 
 
@@ -77,12 +82,23 @@ def render_html(
     samples: list[dict[str, Any]],
     run_pages: dict[str, str] | None = None,
 ) -> str:
-    """The index across runs: every run's tables, links to each iterate run's report page, a few samples."""
+    """The index across runs: per family, the headline metrics of every run, the other metrics one click away
+    (a closed ``<details>``); links to each iterate run's report page; a few samples."""
+    from benchmarks.core.registry import headline_metrics
+
     e = html.escape
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>harness leaderboard</title>"]
     parts.append(f"<style>{_CSS}</style></head><body><h1>harness leaderboard</h1>")
     for fam, table in tables.items():
-        parts.append(f"<h2>{e(fam)}</h2>" + table_html(table, f"table-{fam}"))
+        headline = set(headline_metrics(present=table["columns"]))
+        shown = [c for c in table["columns"] if c in headline] or table["columns"]
+        parts.append(f"<h2>{e(fam)}</h2>" + table_html(table, f"table-{fam}", shown))
+        if len(shown) < len(table["columns"]):
+            parts.append(
+                f"<details><summary>all {len(table['columns'])} {e(fam)} metrics</summary>"
+                + table_html(table, f"all-{fam}")
+                + "</details>"
+            )
     if run_pages:
         parts.append("<h2>run reports</h2><ul id='run-pages'>")
         for run_id, href in run_pages.items():
@@ -90,7 +106,8 @@ def render_html(
         parts.append("</ul>")
     if samples:
         parts.append(
-            "<h2>sample outputs</h2><table class='sortable' id='samples'><thead><tr><th>model</th><th>benchmark</th><th>sample</th></tr></thead><tbody>"
+            "<h2>sample outputs</h2><div class='wide'><table class='sortable' id='samples'><thead><tr><th>model</th>"
+            "<th>benchmark</th><th>sample</th></tr></thead><tbody>"
         )
         for s in samples:
             text = s["sample"].get("output") or json.dumps(s["sample"], ensure_ascii=False)[:2000]
@@ -99,7 +116,7 @@ def render_html(
                 f'<tr><td class="model" data-sort="{e(label)}">{e(label)}</td><td data-sort="{e(s["benchmark"])}">{e(s["benchmark"])}</td>'
                 f'<td class="text" data-sort="">{e(str(text))}</td></tr>'
             )
-        parts.append("</tbody></table>")
+        parts.append("</tbody></table></div>")
     parts.append("<h2>runs</h2><ul>")
     for run in runs:
         cfg = json.dumps(run["config"], ensure_ascii=False, default=str)[:500]

@@ -165,6 +165,17 @@ def browser(tmp_path: Path):  # type: ignore[no-untyped-def]
     b.quit()
 
 
+def _assert_no_page_overflow(browser, page: Path) -> None:  # type: ignore[no-untyped-def]
+    """The page never scrolls sideways at 1400 px nor at 800 px (a wide table scrolls inside its own box)."""
+    for width in (1400, 800):
+        browser.set_window_size(width, 1000)
+        browser.get(page.as_uri())
+        overflow = browser.execute_script(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"{page.name}: horizontal overflow of {overflow} px at {width} px"
+
+
 def test_report_page_in_headless_chromium(tmp_path: Path, browser) -> None:  # type: ignore[no-untyped-def]
     from selenium.webdriver.common.by import By
 
@@ -172,14 +183,23 @@ def test_report_page_in_headless_chromium(tmp_path: Path, browser) -> None:  # t
     publish(str(tmp_path / "s.sqlite"), tmp_path / "out", formats=["html"])
     page = tmp_path / "out" / f"run-{run_id}.html"
     assert "<script>window.__pwned" not in page.read_text()
-    assert f"run-{run_id}.html" in (tmp_path / "out" / "leaderboard.html").read_text()  # the index links it
-    for width in (1400, 800):
-        browser.set_window_size(width, 1000)
-        browser.get(page.as_uri())
-        overflow = browser.execute_script(
-            "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
-        )
-        assert overflow <= 0, f"horizontal overflow of {overflow} px at {width} px"
+    index = tmp_path / "out" / "leaderboard.html"
+    assert f"run-{run_id}.html" in index.read_text()  # the index links it
+    # the index across runs: no page overflow either; its first judge table holds the headline metrics only, the
+    # other metrics (score fractions, paired differences) are one click away in a closed <details>
+    _assert_no_page_overflow(browser, index)
+    heads = [th.text for th in browser.find_elements(By.CSS_SELECTOR, "#table-judge th")]
+    assert heads == [
+        "model", "judge.pairwise_accuracy", "judge.pairwise_accuracy_ties_excluded", "judge.judge_tie_rate",
+        "judge.spearman", "judge.kendall", "judge.mean_score", "judge.judgment_parse_rate",
+        "meta_judge.first_position_all", "judge_alarms.all_equal_share", "run",
+    ]  # fmt: skip
+    rest = browser.find_element(By.ID, "all-judge")
+    assert not rest.is_displayed()
+    browser.find_element(By.XPATH, "//summary[contains(., 'judge metrics')]").click()
+    assert rest.is_displayed()
+    assert "judge.score_frac_0" in [th.text for th in rest.find_elements(By.TAG_NAME, "th")]
+    _assert_no_page_overflow(browser, page)
     # every headline panel, each on its own axes with a handful of series at most
     panels = browser.execute_script(
         """var out={};['judge-panels','actor-panels'].forEach(function(id){
