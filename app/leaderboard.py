@@ -75,7 +75,7 @@ def _terminal_columns(family: str, columns: list[str]) -> list[str]:
 
 # at most 8 characters each, so a header never folds mid-word at 80 columns; the table's caption is the legend
 _SHORT = {
-    "pairwise_accuracy_ties_excluded": "noties", "pairwise_accuracy": "pair_acc", "judgment_parse_rate": "parse",
+    "pairwise_accuracy_ties_excluded": "noties", "pairwise_accuracy": "acc", "judge_tie_rate": "ties", "judgment_parse_rate": "parse",
     "parse_rate": "parse", "first_position_all": "pos_A", "all_equal_share": "all_eq", "top_score_share": "top",
     "rank_consistency": "rank_con", "accuracy": "acc", "avg_length": "len", "spearman": "spearman",
     "kendall": "kendall", "win_rate": "win", "lc_win_rate": "lc_win", "score": "score", "overall": "overall",

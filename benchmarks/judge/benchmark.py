@@ -45,19 +45,22 @@ class JudgeParams:
 
 
 METRICS = (
+    # the 80-column table shows the agreement with ties counted (and its change), without ties and the tie rate
+    # side by side, so that a judge that only ties more never reads as better there either (issue 34)
     Metric("pairwise_accuracy", "share of human-ordered response pairs the judge orders the same way (a judge tie "
-           "is wrong)", True, headline=True, reference="Self-Rewarding Table 4 (pairwise accuracy)"),
+           "is wrong)", True, headline=True, terminal=True, reference="Self-Rewarding Table 4 (pairwise accuracy)"),
     Metric("pairwise_accuracy_ties_half", "pairwise accuracy with a judge tie counted 0.5", True),
     Metric("pairwise_accuracy_ties_excluded", "pairwise accuracy over the pairs the judge does not tie", True,
            headline=True, terminal=True),
     # headline beside the agreement: a judge that only ties more must not read as better (issue 34)
-    Metric("judge_tie_rate", "share of human-ordered pairs the judge scores equally", None, headline=True),
+    Metric("judge_tie_rate", "share of human-ordered pairs the judge scores equally", None, headline=True,
+           terminal=True),
     Metric("five_best", "share of responses scored 5 that humans rank best", True,
            reference="Self-Rewarding Table 4 (5-best)"),
     Metric("exact_match", "share of prompts whose score order equals the human ranking exactly", True,
            reference="Self-Rewarding Table 4 (exact match)"),
     Metric("spearman", "mean per-prompt Spearman correlation of scores with human ranks", True, headline=True,
-           terminal=True, reference="Self-Rewarding Table 4; scipy.stats.spearmanr"),
+           reference="Self-Rewarding Table 4; scipy.stats.spearmanr"),
     Metric("kendall", "mean per-prompt Kendall tau-b of scores with human ranks", True, headline=True,
            reference="Self-Rewarding Table 4; scipy.stats.kendalltau"),
     Metric("spearman_pooled", "Spearman correlation over all responses pooled", True),

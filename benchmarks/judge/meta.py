@@ -17,6 +17,6 @@ METRICS = (
     Metric("first_position_diff_score", "share of different-score battles won by the first position", None,
            reference="Meta-Rewarding Table 5"),
     Metric("first_position_all", "share of all parsed battles won by the first position (0.5: unbiased)", None,
-           headline=True, terminal=True, reference="Meta-Rewarding Table 5"),
+           headline=True, reference="Meta-Rewarding Table 5"),
 )  # fmt: skip
 BENCHMARK = declare(Benchmark("meta_judge", "1", "judge", METRICS, roles=("judge",)))

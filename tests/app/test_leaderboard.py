@@ -56,10 +56,11 @@ def test_terminal_headers_never_fold_at_80_columns() -> None:
     """Every header is whole on one line of an 80-column table, and the caption names each column in full."""
     from rich.console import Console
 
+    from app import leaderboard as app_leaderboard
     from app.leaderboard import terminal_tables
 
-    cols = ["judge.pairwise_accuracy_ties_excluded", "judge.pairwise_accuracy_ties_excluded.delta_prev",
-            "judge.spearman", "judge.parse_rate", "meta_judge.first_position_all", "judge_alarms.all_equal_share"]  # fmt: skip
+    cols = ["judge.pairwise_accuracy", "judge.pairwise_accuracy.delta_prev", "judge.pairwise_accuracy_ties_excluded",
+            "judge.judge_tie_rate", "judge.parse_rate", "judge_alarms.all_equal_share"]  # fmt: skip
     row = {"iteration": 2, "run_id": "20261207-1", "model": "m", **{c: {"value": -0.00406} for c in cols}}
     console = Console(width=80, record=True, color_system=None)
     for table in terminal_tables({"judge": {"columns": cols, "rows": [row]}}, width=80):
@@ -67,6 +68,8 @@ def test_terminal_headers_never_fold_at_80_columns() -> None:
     text = console.export_text()
     header = next(line for line in text.splitlines() if "model" in line)
     words = [w for w in header.replace("┃", " ").split() if w != "model"]
+    # the declared 80-column metrics, in this order: the agreement both ways beside the tie rate (issue 34)
+    assert app_leaderboard._terminal_columns("judge", sorted(cols)) == cols
     assert len(words) == len(cols), header  # one line of headers: none folded onto a second line
     assert all(len(w) <= 8 for w in words), words
     legend = " ".join(text.split())  # the caption wraps at spaces only
