@@ -1,7 +1,10 @@
-"""Does the gain come from self-rewarding? The demo config run four times: with the model's own judge; with the
+"""Does the gain come from self-rewarding? The demo config run five times: with the model's own judge; with the
 control where every judge score is replaced by a seeded random one (``judge.random_scores: true``); with the
 meta-judge control where every meta-judge verdict is a seeded coin flip (``judge.random_meta_verdicts: true``:
-judge pairs without the meta-judge's signal, the judge's own gain's floor); and with the oracle where every score is the task world's reference score of the response (``judge.reference_scores: true``).
+judge pairs without the meta-judge's signal, the judge's own gain's floor); with the oracle where every score is the task world's reference score of the response (``judge.reference_scores: true``); and with the meta-judge's
+ceiling, where every meta-judge verdict is the answer key's (``judge.reference_meta_verdicts: true``: the judgment
+whose score lies nearer the reference score wins, so the judge pairs are the ones a perfect meta-judge would
+choose from the same judgments).
 The control is the floor (pairs without the judge's signal), the oracle the ceiling (what a perfect judge would
 gain through the same prompts, candidates, pair selection and DPO); neither is self-rewarding.
 
@@ -14,7 +17,7 @@ tie rate at M1 and at the last iteration and its change (judge.judge_tie_rate, p
 - the differences of the gains, real judge minus control and real judge minus oracle, with their 95% CIs. The
   gains share M1, so a difference is last(real) - last(other), paired over the same items.
 
-Usage: ``python bench/self_improvement.py [--out DIR] [--seed S]`` (about 4 x 7.5 minutes on 2 cores; with the
+Usage: ``python bench/self_improvement.py [--out DIR] [--seed S]`` (about 5 x 7 minutes on 2 cores; with the
 ``--out`` of a finished run it re-reads the runs, whose stages all resume, in a minute or two).
 """
 
@@ -82,6 +85,10 @@ def main() -> int:
             {**base, "judge": {**base["judge"], "random_meta_verdicts": True}},
         ),
         "reference-score oracle": ("reference", {**base, "judge": {**base["judge"], "reference_scores": True}}),
+        "answer-key meta-judge": (
+            "metaoracle",
+            {**base, "judge": {**base["judge"], "reference_meta_verdicts": True}},
+        ),
     }
     dirs = {name: out / folder for name, (folder, _) in arms.items()}
     took = {name: run(cfg, dirs[name])[1] for name, (_, cfg) in arms.items()}
@@ -107,7 +114,8 @@ def main() -> int:
         print(f"{role} {bench}.{metric} (M{last} - M1, paired 95% CI over {len(items)} items)")
         for name in arms:
             print(f"  {'gain, ' + name:40} {fmt(paired_bootstrap(u0, u[name], stat, seed=args.seed)):>26}")
-        for other in ("random-score control", "meta-judge coin-flip control", "reference-score oracle"):
+        for other in ("random-score control", "meta-judge coin-flip control", "reference-score oracle",
+                      "answer-key meta-judge"):  # fmt: skip
             # (real - M1) - (other - M1) = real - other on the same items
             diff = paired_bootstrap(u[other], u["real judge"], stat, seed=args.seed)
             print(f"  {'real judge - ' + other.removesuffix(' control'):40} {fmt(diff):>26}")

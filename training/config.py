@@ -87,6 +87,10 @@ class JudgeSection:
     # the meta-judge control of the same bench: every parsed meta-judge verdict replaced by a seeded coin flip, so
     # judge pairs are chosen without the meta-judge's signal (the judgments and the pair rules stay the same)
     random_meta_verdicts: bool = False
+    # the meta-judge's ceiling in the same bench: every parsed meta-judge verdict replaced by the answer key's (the
+    # judgment whose score lies nearer the task world's reference score of the response wins; equally near, or off
+    # the task world: no result). An oracle: never self-rewarding
+    reference_meta_verdicts: bool = False
     # the upper-bound arm of the same bench: every parsed score replaced by the task world's reference score of
     # the response (taskworld.reference_judgment; unscored off the task world). An oracle: never self-rewarding
     reference_scores: bool = False
@@ -245,6 +249,8 @@ def _check(cfg: RunConfig, base_dir: Path) -> None:
             raise HarnessError(f"base_model: {cfg.base_model} is not a checkpoint directory (nor a hub id org/name)")
     if cfg.judge.random_scores and cfg.judge.reference_scores:
         raise HarnessError("judge.random_scores and judge.reference_scores: choose at most one")
+    if cfg.judge.random_meta_verdicts and cfg.judge.reference_meta_verdicts:
+        raise HarnessError("judge.random_meta_verdicts and judge.reference_meta_verdicts: choose at most one")
     if cfg.sft.ift_examples <= 0:
         raise HarnessError(f"sft.ift_examples: must be a positive integer, got {cfg.sft.ift_examples}")
     _check_ranges(cfg)

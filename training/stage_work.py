@@ -315,7 +315,7 @@ def judge_pairs(loop: StageContext, current: Path, judged: list[dict[str, Any]],
     rows: list[dict[str, Any]] = []
     skipped: Counter[str] = Counter()
     all_battles: list[tuple[list[Any], list[str]]] = []
-    todo: list[tuple[dict[str, Any], int, list[str]]] = []
+    todo: list[tuple[dict[str, Any], int, list[str], list[float]]] = []
     for row in judged:
         responses = [
             pairs.ScoredResponse(text, mean, n_valid, var)
@@ -328,15 +328,15 @@ def judge_pairs(loop: StageContext, current: Path, judged: list[dict[str, Any]],
             skipped["no_variance"] += 1
             continue
         # the meta-judge compares the judgments that gave a score ("up to N judgments")
-        texts = [j for j, s in zip(row["judgments"][idx], row["scores"][idx], strict=True) if s is not None]
-        if len(texts) < 2:
+        parsed = [(j, s) for j, s in zip(row["judgments"][idx], row["scores"][idx], strict=True) if s is not None]
+        if len(parsed) < 2:
             skipped["too_few_parsed_judgments"] += 1
             continue
-        todo.append((row, idx, texts))
-    n_battles = sum(len(texts) * (len(texts) - 1) for _, _, texts in todo)
+        todo.append((row, idx, [j for j, _ in parsed], [s for _, s in parsed]))
+    n_battles = sum(len(texts) * (len(texts) - 1) for _, _, texts, _ in todo)
     with loop.progress(f"iteration {t}: meta-judge battles", n_battles) as advance:
         # one generate call for every battle of the iteration: the backend batches them
-        battle_lists = meta.battles_many([(row["prompt"], row["responses"][idx], texts) for row, idx, texts in todo])
+        battle_lists = meta.battles_many([(row["prompt"], row["responses"][idx], texts) for row, idx, texts, _ in todo])
         advance(n_battles)
     if loop.cfg.judge.random_meta_verdicts:
         # the control: each parsed verdict becomes a seeded coin flip (an unparsed one stays unparsed), so the
@@ -344,7 +344,14 @@ def judge_pairs(loop: StageContext, current: Path, judged: list[dict[str, Any]],
         coin = random.Random(f"random_meta_verdicts:{loop.cfg.seed}:{t}")
         battle_lists = [[dataclasses.replace(b, winner=None if b.winner is None else coin.choice((1, 2)))
                          for b in battles] for battles in battle_lists]  # fmt: skip
-    for (row, idx, texts), battles in zip(todo, battle_lists, strict=True):
+    elif loop.cfg.judge.reference_meta_verdicts:
+        # the meta-judge's ceiling: each parsed verdict becomes the answer key's, so the judge pairs are the ones a
+        # perfect meta-judge would choose from the same judgments
+        battle_lists = [
+            answer_key_verdicts(battles, taskworld.reference_judgment(row["prompt"], row["responses"][idx]), scores)
+            for (row, idx, _, scores), battles in zip(todo, battle_lists, strict=True)
+        ]
+    for (row, idx, texts, _), battles in zip(todo, battle_lists, strict=True):
         matrix, _, _ = battle_matrix(battles, len(texts))
         all_battles.append((battles, texts))
         if matrix.sum() == 0:
@@ -363,6 +370,20 @@ def judge_pairs(loop: StageContext, current: Path, judged: list[dict[str, Any]],
     # Meta-Rewarding Table 5: score bias and positional bias of the meta-judge, over all its battles
     biases = meta_judge_biases_pooled(all_battles)
     return rows, {"skipped": dict(skipped), "battles": sum(len(b) for b, _ in all_battles), "meta_judge": biases}
+
+
+def answer_key_verdicts(battles: list[Battle], reference: tuple[str, int] | None, scores: list[float]) -> list[Battle]:
+    """The battles with each parsed verdict replaced by the answer key's: the judgment (``scores[i]``: its parsed
+    score) whose score lies nearer the ``reference`` judgment's score wins; equally near, or no reference (off the
+    task world): no result (``winner=None``), as an unparsed verdict. An unparsed verdict stays unparsed."""
+
+    def key(b: Battle) -> int | None:
+        if reference is None:
+            return None
+        d1, d2 = abs(scores[b.first] - reference[1]), abs(scores[b.second] - reference[1])
+        return 1 if d1 < d2 else 2 if d2 < d1 else None
+
+    return [dataclasses.replace(b, winner=None if b.winner is None else key(b)) for b in battles]
 
 
 def meta_judge_biases_pooled(groups: list[tuple[list[Any], list[str]]]) -> dict[str, float | None]:

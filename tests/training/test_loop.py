@@ -302,6 +302,10 @@ def test_sigkill_at_10_points_and_rerun(finished_run: tuple[Path, Path, str], tm
         ),
         ({"judge": {"random_scores": "yes"}}, "judge.random_scores: expected true/false"),
         ({"judge": {"random_scores": True, "reference_scores": True}}, "judge.random_scores and judge.reference_"),
+        (
+            {"judge": {"random_meta_verdicts": True, "reference_meta_verdicts": True}},
+            "judge.random_meta_verdicts and judge.reference_meta_verdicts: choose at most one",
+        ),
         ({"best_metric": "taskworld.avg_length"}, "best_metric: taskworld.avg_length has no better direction"),
         ({"sft": {"epochs": float("inf")}}, "sft.epochs: must be a finite number, got inf"),
         ({"generation": {"max_tokens": 0}}, "generation.max_tokens: must be > 0, got 0"),

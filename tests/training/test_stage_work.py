@@ -120,3 +120,45 @@ def test_the_meta_judge_control_replaces_each_verdict_by_a_coin_flip(tmp_path: P
     assert real["meta_judge"]["first_position_all"] == 1.0
     share = control["meta_judge"]["first_position_all"]
     assert abs(share - 0.5) <= 3 * (0.25 / 120) ** 0.5, share
+
+
+def test_answer_key_verdicts_by_hand() -> None:
+    """Reference score 4; the judgments scored 5, 1 and 4 (distances 1, 3, 0). Each battle goes to the nearer
+    judgment whatever the meta-judge said; equally near, no reference, or an unparsed verdict: no result."""
+    from judges.meta import Battle
+
+    battles = [Battle(0, 1, 2), Battle(1, 0, 1), Battle(0, 2, 1), Battle(2, 0, 2), Battle(1, 2, None)]
+    got = stage_work.answer_key_verdicts(battles, ("Score: 4", 4), [5.0, 1.0, 4.0])
+    assert [b.winner for b in got] == [1, 2, 2, 1, None]
+    assert [(b.first, b.second) for b in got] == [(b.first, b.second) for b in battles]
+    assert [b.winner for b in stage_work.answer_key_verdicts(battles[:2], ("Score: 4", 4), [3.0, 5.0])] == [None] * 2
+    assert [b.winner for b in stage_work.answer_key_verdicts(battles[:2], None, [5.0, 1.0])] == [None] * 2
+
+
+def test_the_meta_judge_oracle_chooses_the_judgment_nearest_the_answer_key(tmp_path: Path) -> None:
+    """A meta-judge that always names the first position, under judge.reference_meta_verdicts: on a task-world
+    response answered right and concisely (reference score 5), the judgment that gave 5 is chosen and the one
+    that gave 1 rejected, on every prompt; off the task world no battle has a result, so no pair."""
+    from harness.types import Completion
+    from tests.judges.scripted import Scripted
+    from training.config import IterationSection
+
+    class Ctx(_Ctx):
+        def model(self, model_dir: Path) -> Model:
+            return self._judge
+
+    cfg = RunConfig()
+    cfg.judge.reference_meta_verdicts = True
+    judged = [{"id": f"p{k}", "prompt": prompt, "responses": [response, "x"],
+               "judgments": [["one. Score: 1", "five. Score: 5", "three. Score: 3"], ["x", "y", "z"]],
+               "scores": [[1.0, 5.0, 3.0], [4.0, 4.0, 4.0]], "mean": [3.0, 4.0], "n_valid": [3, 3],
+               "variance": [8 / 3, 0.0]}
+              for k, (prompt, response) in enumerate([("What is 44 + 3?", "The answer is 47.")] * 5
+                                                     + [("Write a short poem about rain.", "Rain falls.")] * 3)]  # fmt: skip
+    meta = Scripted(lambda r, i: Completion("Judgement A is better. Winner: Judgement A", "stop", 5, 9))
+    run = Run.start(Store(tmp_path / "oracle.sqlite"), "test", {})
+    rows, counts = stage_work.judge_pairs(Ctx(cfg, run, meta), tmp_path, judged, IterationSection(), 1)
+    assert [(r["chosen"][0]["content"], r["rejected"][0]["content"]) for r in rows] == [
+        ("five. Score: 5", "one. Score: 1")
+    ] * 5
+    assert counts["skipped"] == {"no_parsed_battles": 3}
