@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.core import world  # noqa: E402
-from benchmarks.core.world import reference_judgment  # noqa: E402
+from benchmarks.core.world import nearer_to_reference, reference_judgment  # noqa: E402
 from judges.parse import parse_score  # noqa: E402
 
 
@@ -61,8 +61,7 @@ def pair_outcome(row: dict) -> str:
     chosen, rejected = (parse_score(row[k][-1]["content"]) for k in ("chosen", "rejected"))
     if ref is None or chosen is None or rejected is None:
         return "unscored"
-    dc, dr = abs(chosen - ref[1]), abs(rejected - ref[1])
-    return "closer" if dc < dr else "farther" if dc > dr else "equal"
+    return {1: "closer", 2: "farther", None: "equal"}[nearer_to_reference(chosen, rejected, ref[1])]
 
 
 def probe(run_dir: Path, checkpoint: str, temperatures: list[float], samples: list[int]) -> None:

@@ -378,10 +378,11 @@ def answer_key_verdicts(battles: list[Battle], reference: tuple[str, int] | None
     task world): no result (``winner=None``), as an unparsed verdict. An unparsed verdict stays unparsed."""
 
     def key(b: Battle) -> int | None:
-        if reference is None:
-            return None
-        d1, d2 = abs(scores[b.first] - reference[1]), abs(scores[b.second] - reference[1])
-        return 1 if d1 < d2 else 2 if d2 < d1 else None
+        return (
+            None
+            if reference is None
+            else taskworld.nearer_to_reference(scores[b.first], scores[b.second], reference[1])
+        )
 
     return [dataclasses.replace(b, winner=None if b.winner is None else key(b)) for b in battles]
 

@@ -360,6 +360,14 @@ def reference_meta_judgment(prompt: str, response: str, other_score: int, seed: 
     return pair, text
 
 
+def nearer_to_reference(a: float, b: float, reference: float) -> int | None:
+    """Which of two judgment scores lies nearer the reference score: 1 (``a``), 2 (``b``), None (equally near).
+    The answer key's verdict between two judgments, shared by the meta-judge oracle
+    (``training.stage_work.answer_key_verdicts``) and ``bench/meta_judge_quality.py``'s pair scoring."""
+    da, db = abs(a - reference), abs(b - reference)
+    return 1 if da < db else 2 if db < da else None
+
+
 def _answer_of(task: Task, response: str) -> str | None:
     """What a response answers, as a judgment claims it: its final answer, or None for an off-topic response."""
     return (
