@@ -110,7 +110,12 @@ def render_html(
             "<th>benchmark</th><th>sample</th></tr></thead><tbody>"
         )
         for s in samples:
-            text = s["sample"].get("output") or json.dumps(s["sample"], ensure_ascii=False)[:2000]
+            # the model's text as text: an actor's output, a judged response; a JSON dump only for other shapes
+            text = (
+                s["sample"].get("output")
+                or s["sample"].get("response")
+                or json.dumps(s["sample"], ensure_ascii=False)[:2000]
+            )
             label = s["model"] if s["iteration"] is None else f"M{s['iteration']} ({s['model']})"
             parts.append(
                 f'<tr><td class="model" data-sort="{e(label)}">{e(label)}</td><td data-sort="{e(s["benchmark"])}">{e(s["benchmark"])}</td>'

@@ -194,6 +194,8 @@ def test_report_page_in_headless_chromium(tmp_path: Path, browser) -> None:  # t
         "judge.spearman", "judge.kendall", "judge.mean_score", "judge.judgment_parse_rate",
         "meta_judge.first_position_all", "judge_alarms.all_equal_share", "run",
     ]  # fmt: skip
+    shown_samples = browser.find_element(By.ID, "samples").text
+    assert "response 0" in shown_samples and "prompt_id" not in shown_samples  # text as text, no JSON dump
     rest = browser.find_element(By.ID, "all-judge")
     assert not rest.is_displayed()
     browser.find_element(By.XPATH, "//summary[contains(., 'judge metrics')]").click()
